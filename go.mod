@@ -1,0 +1,5 @@
+module breakwater
+
+go 1.26.8
+
+require github.com/opencontainers/go-digest v1.0.0 // indirect

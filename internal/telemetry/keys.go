@@ -1,0 +1,29 @@
+// Package telemetry holds the log setup and the field keys every structured
+// log line uses, so the same thing is never logged under two names.
+//
+// Rules: messages are fixed lower-case phrases and variable parts are
+// fields; Debug is per-request detail, Info is lifecycle and one line per
+// request, Warn is degraded but serving (stale cache, retries), Error is for
+// when an operator must act. Authorization headers, passwords and tokens are
+// never logged.
+package telemetry
+
+// Field keys for slog. Use these constants, never string literals.
+const (
+	KeyRepo      = "repo"
+	KeyReference = "reference"
+	KeyDigest    = "digest"
+	KeyUpstream  = "upstream"
+	KeyMethod    = "method"
+	KeyPath      = "path"
+	KeyStatus    = "status"
+	KeyBytes     = "bytes"
+	KeyDuration  = "duration"
+	KeyCache     = "cache" // hit, miss, stale
+	KeyRequestID = "request_id"
+	KeyAttempt   = "attempt"
+	KeyError     = "err"
+	KeyURL       = "url"
+	KeyAddr      = "addr"
+	KeyRemote    = "remote"
+)

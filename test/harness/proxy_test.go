@@ -118,4 +118,3 @@ func TestParseScopes(t *testing.T) {
 		})
 	}
 }
-

@@ -27,3 +27,17 @@ const (
 	KeyAddr      = "addr"
 	KeyRemote    = "remote"
 )
+
+// Keys added by the upstream client.
+const (
+	KeyWait = "wait" // how long before the next attempt
+)
+
+// Keys added by the start-up log of cmd/breakwater.
+const (
+	KeyVersion     = "version"
+	KeyDataDir     = "data"
+	KeyChanged     = "changed"     // settings that differ from the defaults
+	KeyDefault     = "default"     // whether an upstream is the default one
+	KeyCredentials = "credentials" // whether credentials are configured, never their value
+)

@@ -7,14 +7,23 @@ package upstream
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
-	"github.com/opencontainers/go-digest"
-
 	"breakwater/internal/oci"
+)
+
+const (
+	defaultTimeout = 30 * time.Second
+	defaultRetries = 3
+	// maxRedirects bounds a redirect chain (a blob CDN needs one or two).
+	maxRedirects = 10
+	userAgent    = "breakwater"
 )
 
 // Options configure a Client. The zero value of every field but URL works.
@@ -46,6 +55,8 @@ type Options struct {
 type RateLimit struct {
 	Limit     int
 	Remaining int
+	// Window is the period the limit applies to ("w=21600"), 0 if not sent.
+	Window time.Duration
 	// Known is false until a response carried the headers.
 	Known     bool
 	UpdatedAt time.Time
@@ -53,66 +64,148 @@ type RateLimit struct {
 
 // Client is a client of one remote registry. It is safe for concurrent use.
 type Client struct {
-	opts Options
+	name    string
+	base    *url.URL
+	http    *http.Client
+	auth    *authTransport
+	rate    *rateRecorder
+	log     *slog.Logger
+	timeout time.Duration
+	retries int
+
+	// Seams for tests: the first retry's backoff, the wait between
+	// attempts and the clock.
+	backoff time.Duration
+	sleep   func(context.Context, time.Duration) error
+	now     func() time.Time
 }
 
 // New returns a Client. It makes no network call, so an unreachable upstream
 // at start-up is not an error.
 func New(opts Options) (*Client, error) {
-	return &Client{opts: opts}, errors.New("upstream: not implemented")
+	base, err := url.Parse(strings.TrimRight(opts.URL, "/"))
+	if err != nil || base.Host == "" || (base.Scheme != "http" && base.Scheme != "https") {
+		return nil, fmt.Errorf("upstream URL %q is not an http(s) URL", opts.URL)
+	}
+	c := &Client{
+		name:    opts.Name,
+		base:    base,
+		rate:    &rateRecorder{},
+		log:     opts.Logger,
+		timeout: opts.Timeout,
+		retries: opts.Retries,
+		backoff: defaultBackoff,
+		sleep:   sleep,
+		now:     time.Now,
+	}
+	if c.name == "" {
+		c.name = base.Host
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	if c.timeout <= 0 {
+		c.timeout = defaultTimeout
+	}
+	switch {
+	case opts.Retries == 0:
+		c.retries = defaultRetries
+	case opts.Retries < 0:
+		c.retries = 0
+	}
+	transport := opts.Transport
+	if transport == nil {
+		transport = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	c.auth = &authTransport{
+		base:     transport,
+		registry: base,
+		username: opts.Username,
+		password: opts.Password,
+		timeout:  c.timeout,
+		rate:     c.rate,
+		now:      func() time.Time { return c.now() },
+		tokens:   map[string]cachedToken{},
+	}
+	c.http = &http.Client{Transport: c.auth, CheckRedirect: checkRedirect}
+	return c, nil
+}
+
+// checkRedirect bounds redirect chains and refuses a downgrade from https
+// to http. Credentials need no care here: authTransport adds them only
+// for the registry's own origin.
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= maxRedirects {
+		return fmt.Errorf("stopped after %d redirects", maxRedirects)
+	}
+	if via[0].URL.Scheme == "https" && req.URL.Scheme != "https" {
+		return errors.New("refused redirect from https to http")
+	}
+	return nil
 }
 
 // Name returns the configured name of the upstream.
-func (c *Client) Name() string { return c.opts.Name }
-
-// Manifest fetches the manifest of repo at ref (tag or digest) verbatim,
-// accepting every manifest media type breakwater knows.
-//
-// Errors wrap oci sentinels: ErrManifestUnknown or ErrNameUnknown when the
-// remote says it has no such thing, ErrTooManyRequests on a 429 that outlived
-// the retries, ErrDenied when the remote refuses our credentials or access,
-// ErrUnavailable on connection errors and 5xx, and ErrDigestInvalid when a
-// by-digest response does not hash to the digest asked for.
-func (c *Client) Manifest(ctx context.Context, repo string, ref oci.Reference) ([]byte, oci.Descriptor, error) {
-	panic("not implemented")
-}
-
-// HeadManifest resolves ref to a descriptor with a HEAD request, which Docker
-// Hub does not count against the pull quota.
-func (c *Client) HeadManifest(ctx context.Context, repo string, ref oci.Reference) (oci.Descriptor, error) {
-	panic("not implemented")
-}
-
-// Blob opens blob d of repo and returns its body and size. Redirects to
-// other hosts are followed without our Authorization header. The body is
-// returned as received: the caller verifies it against d.
-func (c *Client) Blob(ctx context.Context, repo string, d digest.Digest) (io.ReadCloser, int64, error) {
-	panic("not implemented")
-}
-
-// Tags lists every tag of repo, following the remote's pagination.
-func (c *Client) Tags(ctx context.Context, repo string) ([]string, error) {
-	panic("not implemented")
-}
-
-// Referrers returns the remote's referrers index for d in repo, verbatim.
-// A remote without the referrers API yields ErrManifestUnknown.
-func (c *Client) Referrers(ctx context.Context, repo string, d digest.Digest, artifactType string) ([]byte, error) {
-	panic("not implemented")
-}
-
-// Search proxies Docker's V1 search (GET /v1/search?q=&n=&page=) to
-// searchURL and returns the remote's JSON body verbatim.
-func (c *Client) Search(ctx context.Context, searchURL string, query string) ([]byte, error) {
-	panic("not implemented")
-}
-
-// Ping checks that the remote answers /v2/.
-func (c *Client) Ping(ctx context.Context) error {
-	panic("not implemented")
-}
+func (c *Client) Name() string { return c.name }
 
 // RateLimit returns what the remote last said about the pull quota.
-func (c *Client) RateLimit() RateLimit {
-	panic("not implemented")
+func (c *Client) RateLimit() RateLimit { return c.rate.get() }
+
+// endpoint returns the URL of path on the remote, path starting with "/".
+func (c *Client) endpoint(path string) string {
+	u := *c.base
+	u.Path = strings.TrimRight(u.Path, "/") + path
+	return u.String()
+}
+
+// answer is a complete, bounded answer from the remote.
+type answer struct {
+	body   []byte
+	header http.Header
+	length int64    // Content-Length, -1 if unknown; what HEAD reports
+	url    *url.URL // after redirects, to resolve relative links
+}
+
+// fetch sends a GET or HEAD for rawURL and reads the body, at most limit
+// bytes. The attempt is retried as a whole, including a body cut off half
+// way, since nothing reaches the caller before the body is complete.
+func (c *Client) fetch(ctx context.Context, method, rawURL string, h http.Header, notFound *oci.Error, limit int64) (*answer, error) {
+	var ans *answer
+	err := c.retry(ctx, func(ctx context.Context) error {
+		resp, err := c.send(ctx, method, rawURL, h, false)
+		if err != nil {
+			return err
+		}
+		if err := c.check(resp, notFound); err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+
+		if method != http.MethodHead && resp.ContentLength > limit {
+			return fmt.Errorf("answer of %d bytes, more than %d: %w", resp.ContentLength, limit, ErrTooLarge)
+		}
+		body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+		if err != nil {
+			return &retryable{err: err}
+		}
+		if int64(len(body)) > limit {
+			return fmt.Errorf("answer longer than %d bytes: %w", limit, ErrTooLarge)
+		}
+		ans = &answer{body: body, header: resp.Header, length: resp.ContentLength, url: resp.Request.URL}
+		return nil
+	})
+	return ans, err
+}
+
+// Ping checks that the remote answers /v2/. A 401 counts as alive: the
+// remote is there and merely wants credentials for real requests.
+func (c *Client) Ping(ctx context.Context) error {
+	_, err := c.fetch(withoutAuth(ctx), http.MethodGet, c.endpoint("/v2/"), nil, oci.ErrUnavailable, maxErrorBody)
+	var se *StatusError
+	if errors.As(err, &se) && se.Status == http.StatusUnauthorized {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("ping %s: %w", c.name, err)
+	}
+	return nil
 }

@@ -1,0 +1,61 @@
+package upstream
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+
+	"github.com/opencontainers/go-digest"
+
+	"breakwater/internal/oci"
+)
+
+const (
+	// maxReferrers bounds a referrers index; like a manifest it is JSON
+	// the spec expects to stay small.
+	maxReferrers = MaxManifestSize
+	// maxSearch bounds a V1 search answer (Docker Hub's are a few KiB).
+	maxSearch = 1 << 20
+)
+
+// Referrers returns the remote's referrers index for d in repo, verbatim.
+// A remote without the referrers API yields ErrManifestUnknown.
+//
+// TODO: only the first page of a paginated referrers answer (Link
+// rel="next") is returned, so artifacts beyond it are not listed.
+func (c *Client) Referrers(ctx context.Context, repo string, d digest.Digest, artifactType string) ([]byte, error) {
+	u := c.endpoint("/v2/" + repo + "/referrers/" + d.String())
+	if artifactType != "" {
+		u += "?" + url.Values{"artifactType": {artifactType}}.Encode()
+	}
+	accept := http.Header{"Accept": {oci.MediaTypeOCIIndex}}
+	ans, err := c.fetch(withScope(ctx, pullScope(repo)), http.MethodGet, u, accept, oci.ErrManifestUnknown, maxReferrers)
+	if err != nil {
+		return nil, fmt.Errorf("fetch referrers of %s@%s from %s: %w", repo, d, c.name, err)
+	}
+	return ans.body, nil
+}
+
+// Search proxies Docker's V1 search (GET /v1/search?q=&n=&page=) to
+// searchURL and returns the remote's JSON body verbatim. The query is
+// re-encoded so that nothing but query parameters reaches the remote. No
+// credentials are sent unless searchURL is the registry's own origin.
+func (c *Client) Search(ctx context.Context, searchURL string, query string) ([]byte, error) {
+	base, err := url.Parse(searchURL)
+	if err != nil || base.Host == "" || (base.Scheme != "http" && base.Scheme != "https") {
+		return nil, fmt.Errorf("search %s: search URL %q is not an http(s) URL: %w", c.name, searchURL, oci.ErrUnsupported)
+	}
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return nil, fmt.Errorf("search %s: parse query: %w", c.name, err)
+	}
+	base = base.JoinPath("/v1/search")
+	base.RawQuery = q.Encode()
+
+	ans, err := c.fetch(ctx, http.MethodGet, base.String(), nil, oci.ErrUnsupported, maxSearch)
+	if err != nil {
+		return nil, fmt.Errorf("search %s: %w", c.name, err)
+	}
+	return ans.body, nil
+}

@@ -3,15 +3,23 @@
 // manifest and blob from the upstream once however many clients wait for it,
 // streams a cold blob to every waiter while it is being written, and commits
 // bytes to the store only after they match their digest.
+//
+// The cache keeps no state a replica must agree on in memory: fills in
+// flight, the short negative cache and the access-time debounce are all
+// allowed to be lost.
 package cache
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	"golang.org/x/sync/singleflight"
 
 	"breakwater/internal/oci"
 	"breakwater/internal/store"
@@ -38,6 +46,16 @@ type Repo struct {
 // String returns the canonical name.
 func (r Repo) String() string { return r.Upstream + "/" + r.Path }
 
+// Defaults for the zero values of Options.
+const (
+	DefaultTagMaxAge   = 5 * time.Minute
+	DefaultNegativeTTL = 30 * time.Second
+	DefaultFillTimeout = time.Hour
+	// DefaultNegativeSize bounds the negative cache; a flood of requests
+	// for names that do not exist must not grow memory without limit.
+	DefaultNegativeSize = 10000
+)
+
 // Options configure a Cache.
 type Options struct {
 	// Upstreams by name.
@@ -50,18 +68,85 @@ type Options struct {
 	// NegativeTTL is how long "the upstream has no such name or tag" is
 	// remembered (default 30s).
 	NegativeTTL time.Duration
+	// NegativeSize is how many negative answers are remembered at most
+	// (default 10000).
+	NegativeSize int
+	// FillTimeout bounds one fill of a blob or manifest from the upstream,
+	// which outlives the request that started it (default 1h).
+	FillTimeout time.Duration
 	Logger      *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
 
-// Cache is safe for concurrent use.
+// Cache is safe for concurrent use. Close it to stop fills in flight.
 type Cache struct {
 	opts Options
+	log  *slog.Logger
+
+	// flights coalesces manifest fetches per repository and reference.
+	flights singleflight.Group
+	neg     *negative
+	touched *toucher
+
+	// mu guards fills, the blob fills in flight keyed by fillKey.
+	mu    sync.Mutex
+	fills map[string]*fill
+
+	// closing is cancelled by Close; fills and manifest fetches derive
+	// their contexts from the request's values but stop with it.
+	closing context.Context
+	stop    context.CancelFunc
+	wg      sync.WaitGroup
+
+	// joinedFlight, when set by a test, is called once a caller waits
+	// for a shared manifest fetch.
+	joinedFlight func(key string)
 }
 
 // New returns a Cache.
-func New(opts Options) *Cache { return &Cache{opts: opts} }
+func New(opts Options) *Cache {
+	if opts.TagMaxAge <= 0 {
+		opts.TagMaxAge = DefaultTagMaxAge
+	}
+	if opts.NegativeTTL <= 0 {
+		opts.NegativeTTL = DefaultNegativeTTL
+	}
+	if opts.NegativeSize <= 0 {
+		opts.NegativeSize = DefaultNegativeSize
+	}
+	if opts.FillTimeout <= 0 {
+		opts.FillTimeout = DefaultFillTimeout
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	closing, stop := context.WithCancel(context.Background())
+	return &Cache{
+		opts:    opts,
+		log:     log,
+		neg:     newNegative(opts.NegativeTTL, opts.NegativeSize, opts.Now),
+		touched: newToucher(opts.Meta, opts.Now, log),
+		fills:   make(map[string]*fill),
+		closing: closing,
+		stop:    stop,
+	}
+}
+
+// Close stops the fills in flight, whose waiters see an error, and waits for
+// them to clean up. It does not close the stores.
+func (c *Cache) Close() error {
+	// Under mu, so that no fill is added to wg once Wait may have begun.
+	c.mu.Lock()
+	c.stop()
+	c.mu.Unlock()
+	c.wg.Wait()
+	return nil
+}
 
 // Manifest is a manifest's bytes, verbatim as the upstream sent them.
 type Manifest struct {
@@ -78,6 +163,8 @@ type Manifest struct {
 // so it can be sent with sendfile), Stream for a cold blob read while it is
 // being filled. Stream fails with an error if the fill fails verification.
 type Blob struct {
+	// Size is the blob's size; -1 for a Stream whose upstream sent no
+	// Content-Length.
 	Size   int64
 	File   io.ReadSeekCloser
 	Stream io.ReadCloser
@@ -95,29 +182,40 @@ func (b *Blob) Close() error {
 	return nil
 }
 
-// Manifest resolves ref in repo and returns the manifest.
-func (c *Cache) Manifest(ctx context.Context, repo Repo, ref oci.Reference) (*Manifest, error) {
-	panic("not implemented")
-}
-
-// Blob returns blob d of repo.
-func (c *Cache) Blob(ctx context.Context, repo Repo, d digest.Digest) (*Blob, error) {
-	panic("not implemented")
-}
-
-// Tags lists repo's tags after last, at most n (n <= 0: all): the upstream's
-// list when it answers, the cached tags when it does not.
-func (c *Cache) Tags(ctx context.Context, repo Repo, last string, n int) ([]string, error) {
-	panic("not implemented")
-}
-
-// Referrers returns an OCI image index of the manifests referring to d,
-// filtered by artifactType when it is not empty.
-func (c *Cache) Referrers(ctx context.Context, repo Repo, d digest.Digest, artifactType string) ([]byte, error) {
-	panic("not implemented")
-}
-
 // Catalog lists cached repositories' canonical names after last, at most n.
 func (c *Cache) Catalog(ctx context.Context, last string, n int) ([]string, error) {
-	panic("not implemented")
+	repos, err := c.opts.Meta.Repositories(ctx, last, n)
+	if err != nil {
+		return nil, fmt.Errorf("list cached repositories: %w", err)
+	}
+	return repos, nil
+}
+
+// upstream returns the upstream serving repo.
+func (c *Cache) upstream(repo Repo) (Upstream, error) {
+	up, ok := c.opts.Upstreams[repo.Upstream]
+	if !ok {
+		return nil, fmt.Errorf("find upstream %q: not configured: %w", repo.Upstream, oci.ErrNameUnknown)
+	}
+	return up, nil
+}
+
+// detach returns a context for work shared by several requests: it keeps
+// the values of ctx (request IDs for logs) but not its cancellation, ends
+// after FillTimeout, and ends when the cache closes.
+func (c *Cache) detach(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.FillTimeout)
+	stop := context.AfterFunc(c.closing, cancel)
+	return ctx, func() {
+		stop()
+		cancel()
+	}
+}
+
+// isNotFound reports whether err is the upstream's authoritative answer
+// that it has no such thing, as opposed to a failure to ask.
+func isNotFound(err error) bool {
+	return errors.Is(err, oci.ErrManifestUnknown) ||
+		errors.Is(err, oci.ErrNameUnknown) ||
+		errors.Is(err, oci.ErrBlobUnknown)
 }

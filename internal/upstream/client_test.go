@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strconv"
 	"sync/atomic"
@@ -416,5 +417,41 @@ func TestNew(t *testing.T) {
 				t.Errorf("New(%q) err = %v, want error %v", tt.url, err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestHeadWithoutDigest: a remote that leaves Docker-Content-Digest out of
+// its HEAD answers still resolves, at the price of a GET.
+func TestHeadWithoutDigest(t *testing.T) {
+	var gets atomic.Int64
+	strip := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet && isManifest(r) {
+				gets.Add(1)
+			}
+			if r.Method == http.MethodHead {
+				rec := httptest.NewRecorder()
+				next.ServeHTTP(rec, r)
+				for k, v := range rec.Header() {
+					if k != "Docker-Content-Digest" {
+						w.Header()[k] = v
+					}
+				}
+				w.WriteHeader(rec.Code)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	r := newRemote(t, strip)
+	img := r.pushImage(t, "app", "1")
+	c, _ := newClient(t, r, Options{})
+
+	desc, err := c.HeadManifest(t.Context(), "app", tagRef("1"))
+	if err != nil {
+		t.Fatalf("HeadManifest: %v", err)
+	}
+	if desc.Digest != imageDigest(t, img) || gets.Load() != 1 {
+		t.Errorf("HeadManifest = %s after %d GETs, want %s after 1", desc.Digest, gets.Load(), imageDigest(t, img))
 	}
 }

@@ -1,0 +1,178 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"breakwater/internal/oci"
+)
+
+func TestRetries(t *testing.T) {
+	tests := []struct {
+		name      string
+		failures  int64
+		status    int
+		header    string
+		retries   int
+		want      error // nil: succeeds
+		wantCalls int64
+		wantWaits []time.Duration // nil: only the count is checked
+	}{
+		{name: "5xx then success", failures: 2, status: 503, retries: 3, wantCalls: 3},
+		{name: "5xx bounded", failures: 100, status: 502, retries: 3, want: oci.ErrUnavailable, wantCalls: 4},
+		{name: "no retries", failures: 100, status: 500, retries: -1, want: oci.ErrUnavailable, wantCalls: 1},
+		{name: "501 is final", failures: 100, status: 501, retries: 3, want: oci.ErrUnavailable, wantCalls: 1},
+		{name: "429 seconds", failures: 1, status: 429, header: "7", retries: 3, wantCalls: 2, wantWaits: []time.Duration{7 * time.Second}},
+		{name: "429 bounded", failures: 100, status: 429, header: "1", retries: 2, want: oci.ErrTooManyRequests, wantCalls: 3, wantWaits: []time.Duration{time.Second, time.Second}},
+		{name: "429 past the cap", failures: 100, status: 429, header: "3600", retries: 3, want: oci.ErrTooManyRequests, wantCalls: 1, wantWaits: []time.Duration{}},
+		{name: "429 without Retry-After backs off", failures: 1, status: 429, retries: 3, wantCalls: 2},
+		{name: "404 is final", failures: 100, status: 404, retries: 3, want: oci.ErrManifestUnknown, wantCalls: 1, wantWaits: []time.Duration{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mw, calls := failFirst(tt.failures, tt.status, tt.header, isManifest)
+			r := newRemote(t, mw)
+			r.pushImage(t, "app", "1")
+			c, waits := newClient(t, r, Options{Retries: tt.retries})
+
+			_, err := c.HeadManifest(t.Context(), "app", tagRef("1"))
+			if !errors.Is(err, tt.want) || (tt.want == nil && err != nil) {
+				t.Errorf("HeadManifest err = %v, want %v", err, tt.want)
+			}
+			if got := calls.Load(); got != tt.wantCalls {
+				t.Errorf("requests = %d, want %d", got, tt.wantCalls)
+			}
+			if got := int64(len(*waits)); got != tt.wantCalls-1 {
+				t.Errorf("waits = %v, want %d", *waits, tt.wantCalls-1)
+			}
+			if tt.wantWaits != nil && !equalDurations(*waits, tt.wantWaits) {
+				t.Errorf("waits = %v, want %v", *waits, tt.wantWaits)
+			}
+		})
+	}
+}
+
+func equalDurations(a, b []time.Duration) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestRetryAfterPastDeadline(t *testing.T) {
+	mw, calls := failFirst(100, 429, "20", isManifest)
+	r := newRemote(t, mw)
+	c, waits := newClient(t, r, Options{})
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+
+	_, _, err := c.Manifest(ctx, "app", tagRef("1"))
+	if !errors.Is(err, oci.ErrTooManyRequests) || calls.Load() != 1 || len(*waits) != 0 {
+		t.Errorf("Manifest err = %v after %d requests and waits %v; want %v after 1 request, no wait", err, calls.Load(), *waits, oci.ErrTooManyRequests)
+	}
+}
+
+func TestBackoffGrows(t *testing.T) {
+	c := &Client{backoff: 100 * time.Millisecond, now: time.Now}
+	tests := []struct {
+		n    int
+		want time.Duration
+	}{
+		{0, 100 * time.Millisecond},
+		{1, 200 * time.Millisecond},
+		{2, 400 * time.Millisecond},
+		{6, maxBackoff},
+		{1000, maxBackoff},
+	}
+	for _, tt := range tests {
+		got, ok := c.delay(t.Context(), tt.n, 0)
+		if !ok || got < tt.want/2 || got > tt.want {
+			t.Errorf("delay(%d) = %v, %v; want within [%v, %v]", tt.n, got, ok, tt.want/2, tt.want)
+		}
+	}
+}
+
+func TestConnectionErrorsAreRetried(t *testing.T) {
+	r := newRemote(t)
+	r.srv.Close()
+	c, waits := newClient(t, r, Options{Retries: 2})
+
+	_, _, err := c.Blob(t.Context(), "app", "sha256:"+zeros64)
+	if !errors.Is(err, oci.ErrUnavailable) || IsNotFound(err) || len(*waits) != 2 {
+		t.Errorf("Blob err = %v after waits %v; want %v after 2 waits", err, *waits, oci.ErrUnavailable)
+	}
+}
+
+const zeros64 = "0000000000000000000000000000000000000000000000000000000000000000"
+
+func TestTimeouts(t *testing.T) {
+	// hang blocks until the client goes away; it never asserts timing.
+	hang := func(writeFirst bool) middleware {
+		return func(http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if writeFirst {
+					w.Header().Set("Content-Length", "1000")
+					_, _ = w.Write([]byte("partial"))
+					w.(http.Flusher).Flush()
+				}
+				<-r.Context().Done()
+			})
+		}
+	}
+
+	t.Run("headers", func(t *testing.T) {
+		r := newRemote(t, hang(false))
+		c, waits := newClient(t, r, Options{Timeout: 50 * time.Millisecond, Retries: 1})
+		_, _, err := c.Manifest(t.Context(), "app", tagRef("1"))
+		if !errors.Is(err, oci.ErrUnavailable) || len(*waits) != 1 {
+			t.Errorf("Manifest err = %v after waits %v; want %v after one retry", err, *waits, oci.ErrUnavailable)
+		}
+	})
+	t.Run("idle blob body", func(t *testing.T) {
+		r := newRemote(t, hang(true))
+		c, _ := newClient(t, r, Options{Timeout: 50 * time.Millisecond})
+		rc, size, err := c.Blob(t.Context(), "app", "sha256:"+zeros64)
+		if err != nil {
+			t.Fatalf("Blob: %v", err)
+		}
+		defer rc.Close()
+		got, err := io.ReadAll(rc)
+		if string(got) != "partial" || size != 1000 || !errors.Is(err, oci.ErrUnavailable) {
+			t.Errorf("read %q of %d, err %v; want %q of 1000, err %v", got, size, err, "partial", oci.ErrUnavailable)
+		}
+	})
+}
+
+// TestBlobIsNotRetriedOnceHandedOut: a blob body that breaks off is the
+// caller's to retry; the client must not stitch bytes together.
+func TestBlobIsNotRetriedOnceHandedOut(t *testing.T) {
+	var calls atomic.Int64
+	cut := func(http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			calls.Add(1)
+			w.Header().Set("Content-Length", "100")
+			_, _ = w.Write([]byte("half"))
+		})
+	}
+	r := newRemote(t, cut)
+	c, _ := newClient(t, r, Options{})
+	rc, _, err := c.Blob(t.Context(), "app", "sha256:"+zeros64)
+	if err != nil {
+		t.Fatalf("Blob: %v", err)
+	}
+	defer rc.Close()
+	_, err = io.ReadAll(rc)
+	if !errors.Is(err, io.ErrUnexpectedEOF) || !errors.Is(err, oci.ErrUnavailable) || calls.Load() != 1 {
+		t.Errorf("read err = %v after %d requests; want unexpected EOF and %v after 1", err, calls.Load(), oci.ErrUnavailable)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -70,7 +71,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	}
 	e := &env{
 		t:      t,
-		reg:    registry.New(registry.WithReferrersSupport(cfg.referrers)),
+		reg:    registry.New(registry.WithReferrersSupport(cfg.referrers), registry.Logger(log.New(io.Discard, "", 0))),
 		clock:  &clock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)},
 		logs:   &syncBuffer{},
 		repo:   Repo{Upstream: "up", Path: "library/app"},

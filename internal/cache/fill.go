@@ -80,7 +80,7 @@ func (c *Cache) startFill(ctx context.Context, up Upstream, repo Repo, d digest.
 	key := fillKey(repo, d)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if f, ok := c.fills[key]; ok {
+	if f, ok := c.fills[key]; ok && !f.failed() {
 		return f, nil
 	}
 	if c.closing.Err() != nil {
@@ -95,7 +95,9 @@ func (c *Cache) startFill(ctx context.Context, up Upstream, repo Repo, d digest.
 		defer cancel()
 		c.runFill(fctx, up, f)
 		c.mu.Lock()
-		delete(c.fills, key)
+		if c.fills[key] == f {
+			delete(c.fills, key)
+		}
 		c.mu.Unlock()
 	}()
 	return f, nil
@@ -220,6 +222,14 @@ func (c *Cache) abortFill(f *fill, err error) {
 	}
 	f.done, f.err = true, err
 	f.cond.Broadcast()
+}
+
+// failed reports whether f ended in an error. A request arriving then
+// starts a new fill instead of inheriting a failure it did not witness.
+func (f *fill) failed() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.done && f.err != nil
 }
 
 // wake lets readers re-check their context.

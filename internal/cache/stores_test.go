@@ -40,8 +40,11 @@ func (b tmpBlobs) Put(ctx context.Context, d digest.Digest, path string) error {
 	os.MkdirAll(filepath.Join(b.dir, "blobs"), 0o755)
 	return os.Rename(path, b.path(d))
 }
-func (b tmpBlobs) Delete(ctx context.Context, d digest.Digest) error { os.Remove(b.path(d)); return nil }
-func (b tmpBlobs) TempDir() string                                  { return filepath.Join(b.dir, "tmp") }
+func (b tmpBlobs) Delete(ctx context.Context, d digest.Digest) error {
+	os.Remove(b.path(d))
+	return nil
+}
+func (b tmpBlobs) TempDir() string { return filepath.Join(b.dir, "tmp") }
 
 type tmpMeta struct {
 	mu    sync.Mutex

@@ -5,6 +5,7 @@ package conformance
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -94,6 +95,13 @@ func seed(t *testing.T, u *harness.Upstream, repo string) seedData {
 		t.Fatalf("push artifact: %v", err)
 	}
 	d.tag("sbom", art.digest)
+
+	// Breakwater can answer the referrers API only from this tag, as the
+	// upstream has no such API: make sure it is there.
+	fallback := r.Tag(strings.Replace(subject.Digest.String(), ":", "-", 1))
+	if _, err := remote.Head(fallback, opts...); err != nil {
+		t.Fatalf("find referrers fallback tag %s: %v", fallback.TagStr(), err)
+	}
 	d.Manifests = append(d.Manifests, art.digest.String())
 	d.Blobs = append(d.Blobs, art.blobs...)
 	d.Referrers = append(d.Referrers, subject.Digest.String())

@@ -179,7 +179,7 @@ func (c *Cache) copyFill(ctx context.Context, up Upstream, f *fill) error {
 	verifier := f.d.Verifier()
 	n, err := io.Copy(&fillWriter{f: f, file: tmp, hash: verifier}, src)
 	if err != nil {
-		return fmt.Errorf("copy blob %s from %s: %w: %w", f.d, f.repo.Upstream, err, oci.ErrUnavailable)
+		return fmt.Errorf("copy blob %s from %s: %w", f.d, f.repo.Upstream, unavailable(err))
 	}
 	if size >= 0 && n != size {
 		return fmt.Errorf("copy blob %s from %s: got %d bytes, want %d: %w", f.d, f.repo.Upstream, n, size, oci.ErrUnavailable)
@@ -191,6 +191,15 @@ func (c *Cache) copyFill(ctx context.Context, up Upstream, f *fill) error {
 		return fmt.Errorf("write blob spool file: %w", err)
 	}
 	return nil
+}
+
+// unavailable makes sure err, a failure to read from the upstream, is of
+// the kind oci.ErrUnavailable.
+func unavailable(err error) error {
+	if oci.AsError(err) != nil {
+		return err
+	}
+	return fmt.Errorf("%w: %w", err, oci.ErrUnavailable)
 }
 
 // commitFill moves the verified file into the store and records it, then

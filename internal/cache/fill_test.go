@@ -353,3 +353,27 @@ func TestBlobUpstreamErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestCloseStopsFills(t *testing.T) {
+	e := newEnv(t)
+	ctx := testContext(t)
+	d, _ := pushLayer(e, 64<<10)
+	g := newGate(4 << 10)
+	e.setIntercept(g.serve(e, d))
+	defer close(g.release)
+
+	b, err := e.cache.Blob(ctx, e.repo, d)
+	if err != nil {
+		t.Fatalf("Blob: %v", err)
+	}
+	e.cache.Close()
+	if got, err := readBlob(b); err == nil || errors.Is(err, io.EOF) {
+		t.Errorf("reader of a fill stopped by Close: read %d bytes, %v; want an error other than EOF", len(got), err)
+	}
+	if _, err := e.cache.Blob(ctx, e.repo, d); !errors.Is(err, oci.ErrUnavailable) {
+		t.Errorf("Blob after Close: got %v, want %v", err, oci.ErrUnavailable)
+	}
+	if _, err := e.blobs.Stat(ctx, d); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("blob store after Close stopped the fill: got %v, want %v", err, store.ErrNotFound)
+	}
+}

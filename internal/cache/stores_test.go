@@ -4,8 +4,6 @@ package cache
 
 import (
 	"context"
-	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -16,35 +14,8 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"breakwater/internal/store"
+	"breakwater/internal/store/fs"
 )
-
-type tmpBlobs struct{ dir string }
-
-func (b tmpBlobs) path(d digest.Digest) string { return filepath.Join(b.dir, "blobs", d.Encoded()) }
-func (b tmpBlobs) Stat(ctx context.Context, d digest.Digest) (int64, error) {
-	fi, err := os.Stat(b.path(d))
-	if err != nil {
-		return 0, store.ErrNotFound
-	}
-	return fi.Size(), nil
-}
-func (b tmpBlobs) Open(ctx context.Context, d digest.Digest) (io.ReadSeekCloser, int64, error) {
-	f, err := os.Open(b.path(d))
-	if err != nil {
-		return nil, 0, store.ErrNotFound
-	}
-	fi, _ := f.Stat()
-	return f, fi.Size(), nil
-}
-func (b tmpBlobs) Put(ctx context.Context, d digest.Digest, path string) error {
-	os.MkdirAll(filepath.Join(b.dir, "blobs"), 0o755)
-	return os.Rename(path, b.path(d))
-}
-func (b tmpBlobs) Delete(ctx context.Context, d digest.Digest) error {
-	os.Remove(b.path(d))
-	return nil
-}
-func (b tmpBlobs) TempDir() string { return filepath.Join(b.dir, "tmp") }
 
 type tmpMeta struct {
 	mu    sync.Mutex
@@ -171,9 +142,11 @@ func (m *tmpMeta) Close() error { return nil }
 // newStores returns empty stores under t.TempDir().
 func newStores(t *testing.T) (store.Blobs, store.Meta) {
 	t.Helper()
-	dir := t.TempDir()
-	os.MkdirAll(filepath.Join(dir, "tmp"), 0o755)
-	return tmpBlobs{dir}, &tmpMeta{
+	blobs, err := fs.New(filepath.Join(t.TempDir(), "blobs"), fs.Options{})
+	if err != nil {
+		t.Fatalf("fs.New: %v", err)
+	}
+	return blobs, &tmpMeta{
 		tags: map[string]store.Tag{}, hist: map[string][]store.TagEvent{},
 		mans: map[string]store.Manifest{}, blobs: map[string]bool{}, repos: map[string]bool{},
 	}

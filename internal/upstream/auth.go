@@ -93,7 +93,7 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	ctx := req.Context()
 	if ctx.Value(noAuthKey) != nil {
-		return t.send(req, "")
+		return t.sendAndLearn(req)
 	}
 	scope, _ := ctx.Value(scopeKey).(string)
 
@@ -131,6 +131,21 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	drain(resp)
 	return t.send(req, authz)
+}
+
+// sendAndLearn sends req without credentials and remembers the challenge
+// of a 401, so that a ping at start-up saves the first pull a round trip.
+func (t *authTransport) sendAndLearn(req *http.Request) (*http.Response, error) {
+	resp, err := t.send(req, "")
+	if err != nil || resp.StatusCode != http.StatusUnauthorized {
+		return resp, err
+	}
+	if ch, ok := parseChallenges(resp.Header.Values("WWW-Authenticate")); ok {
+		t.mu.Lock()
+		t.ch = ch
+		t.mu.Unlock()
+	}
+	return resp, nil
 }
 
 // send sends a copy of req with the Authorization header authz (none if

@@ -10,25 +10,8 @@ import (
 	"time"
 
 	"breakwater/internal/oci"
+	"breakwater/internal/upstream/upstreamtest"
 )
-
-// fakeClock is a clock tests move by hand.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (f *fakeClock) Now() time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.now
-}
-
-func (f *fakeClock) Advance(d time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.now = f.now.Add(d)
-}
 
 func TestTokenCache(t *testing.T) {
 	const (
@@ -79,11 +62,11 @@ func TestTokenCache(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			realm := newTokenRealm(t, "alice", "s3cret")
-			realm.expiresIn, realm.field = tt.expiresIn, tt.field
-			r := newRemote(t, realm.middleware)
-			r.pushImage(t, "library/node", "20")
-			r.pushImage(t, "org/app", "20")
+			realm := upstreamtest.NewTokenRealm(t, "alice", "s3cret")
+			realm.ExpiresIn, realm.Field = tt.expiresIn, tt.field
+			r := upstreamtest.NewRemote(t, realm.Middleware)
+			r.PushImage(t, "library/node", "20")
+			r.PushImage(t, "org/app", "20")
 			c, _ := newClient(t, r, Options{Username: "alice", Password: "s3cret"})
 			clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 			c.now = clock.Now
@@ -93,7 +76,7 @@ func TestTokenCache(t *testing.T) {
 				case "advance":
 					clock.Advance(s.after)
 				case "revoke":
-					realm.revokeAll()
+					realm.RevokeAll()
 				default:
 					if _, err := c.HeadManifest(t.Context(), s.do, tagRef("20")); err != nil {
 						t.Fatalf("HeadManifest %s: %v", s.do, err)
@@ -101,7 +84,7 @@ func TestTokenCache(t *testing.T) {
 				}
 			}
 			for scope, want := range tt.want {
-				if got := realm.fetchCount(scope); got != want {
+				if got := realm.Fetches(scope); got != want {
 					t.Errorf("token fetches for %s = %d, want %d", scope, got, want)
 				}
 			}
@@ -110,9 +93,9 @@ func TestTokenCache(t *testing.T) {
 }
 
 func TestConcurrentPullsShareOneToken(t *testing.T) {
-	realm := newTokenRealm(t, "", "")
-	r := newRemote(t, realm.middleware)
-	r.pushImage(t, "library/node", "20")
+	realm := upstreamtest.NewTokenRealm(t, "", "")
+	r := upstreamtest.NewRemote(t, realm.Middleware)
+	r.PushImage(t, "library/node", "20")
 	c, _ := newClient(t, r, Options{})
 	// Learn the challenge first, so that all the pulls below know they
 	// need a token before they send anything.
@@ -122,7 +105,7 @@ func TestConcurrentPullsShareOneToken(t *testing.T) {
 	if _, err := c.HeadManifest(t.Context(), "library/node", tagRef("20")); err != nil {
 		t.Fatalf("HeadManifest: %v", err)
 	}
-	realm.revokeAll()
+	realm.RevokeAll()
 	c.auth.mu.Lock()
 	clear(c.auth.tokens)
 	c.auth.mu.Unlock()
@@ -140,36 +123,8 @@ func TestConcurrentPullsShareOneToken(t *testing.T) {
 	// concurrent pulls coalesce on one fetch per scope, but a pull that
 	// started after that fetch finished may find the token already cached
 	// or, racing with the delete above, fetch once more.
-	if got := realm.fetchCount("repository:library/node:pull"); got < 2 || got > 3 {
+	if got := realm.Fetches("repository:library/node:pull"); got < 2 || got > 3 {
 		t.Errorf("token fetches = %d, want 2 or 3", got)
-	}
-}
-
-func TestAuthDenied(t *testing.T) {
-	tests := []struct {
-		name string
-		mw   func(t *testing.T) middleware
-		opts Options
-	}{
-		{"wrong basic password", func(t *testing.T) middleware { return requireBasic("alice", "s3cret") }, Options{Username: "alice", Password: "wrong"}},
-		{"basic without credentials", func(t *testing.T) middleware { return requireBasic("alice", "s3cret") }, Options{}},
-		{"realm refuses credentials", func(t *testing.T) middleware { return newTokenRealm(t, "alice", "s3cret").middleware }, Options{Username: "alice", Password: "wrong"}},
-		{"realm wants credentials", func(t *testing.T) middleware { return newTokenRealm(t, "alice", "s3cret").middleware }, Options{}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := newRemote(t, tt.mw(t))
-			r.pushImage(t, "app", "1")
-			c, waits := newClient(t, r, tt.opts)
-
-			_, _, err := c.Manifest(t.Context(), "app", tagRef("1"))
-			if !errors.Is(err, oci.ErrDenied) || IsNotFound(err) {
-				t.Errorf("Manifest err = %v, want %v", err, oci.ErrDenied)
-			}
-			if len(*waits) != 0 {
-				t.Errorf("retried %d times, want no retry for a refusal", len(*waits))
-			}
-		})
 	}
 }
 
@@ -177,25 +132,24 @@ func TestAuthDenied(t *testing.T) {
 // in errors or logs, whatever goes wrong.
 func TestSecretsStayOut(t *testing.T) {
 	const password = "pa55-word-do-not-log"
-	realm := newTokenRealm(t, "alice", password)
+	realm := upstreamtest.NewTokenRealm(t, "alice", password)
 	var cdnURL string
-	mw5xx, _ := failFirst(100, 503, "", isManifest)
-	r := newRemote(t, realm.middleware, mw5xx, redirectBlobs(func() string { return cdnURL }))
+	mw5xx, _ := upstreamtest.FailFirst(100, 503, "", upstreamtest.IsManifest)
+	r := upstreamtest.NewRemote(t, realm.Middleware, mw5xx, upstreamtest.RedirectBlobs(func() string { return cdnURL }))
 	cdnURL = "http://127.0.0.1:1" // a CDN that refuses connections: errors mention the URL
-	img := r.pushImage(t, "app", "1")
+	img := r.PushImage(t, "app", "1")
 	layers, _ := img.Layers()
-	d, _ := layers[0].Digest()
 
 	var logs bytes.Buffer
 	c, _ := newClient(t, r, Options{Username: "alice", Password: password, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	_, _, errManifest := c.Manifest(t.Context(), "app", tagRef("1"))
-	_, _, errBlob := c.Blob(t.Context(), "app", mustDigest(t, d))
+	_, _, errBlob := c.Blob(t.Context(), "app", upstreamtest.Digest(t, layers[0]))
 	if errManifest == nil || errBlob == nil {
 		t.Fatalf("Manifest err = %v, Blob err = %v; want both to fail", errManifest, errBlob)
 	}
 
 	all := logs.String() + errManifest.Error() + errBlob.Error()
-	for _, secret := range []string{password, basicAuth("alice", password), "tok-", "signature=secret"} {
+	for _, secret := range []string{password, basicAuth("alice", password), "tok-", upstreamtest.Signature} {
 		if strings.Contains(all, secret) {
 			t.Errorf("%q appears in errors or logs:\n%s", secret, all)
 		}
@@ -208,5 +162,35 @@ func TestRealmDowngradeRefused(t *testing.T) {
 	_, err := a.realm(&challenge{scheme: "bearer", params: map[string]string{"realm": "http://auth.example/token"}})
 	if !errors.Is(err, oci.ErrDenied) {
 		t.Errorf("realm err = %v, want %v", err, oci.ErrDenied)
+	}
+}
+
+// TestPingLearnsTheChallenge: after a ping, the first pull asks the realm
+// for a token before it asks the registry, saving the 401 round trip.
+func TestPingLearnsTheChallenge(t *testing.T) {
+	realm := upstreamtest.NewTokenRealm(t, "", "")
+	r := upstreamtest.NewRemote(t, realm.Middleware)
+	r.PushImage(t, "app", "1")
+	c, _ := newClient(t, r, Options{})
+	if err := c.Ping(t.Context()); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+
+	before := r.Requests()
+	if _, err := c.HeadManifest(t.Context(), "app", tagRef("1")); err != nil {
+		t.Fatalf("HeadManifest: %v", err)
+	}
+	if got := r.Requests() - before; got != 1 {
+		t.Errorf("registry requests for the first pull = %d, want 1", got)
+	}
+}
+
+// TestRefusalIsNotRetried: retrying cannot change the remote's mind.
+func TestRefusalIsNotRetried(t *testing.T) {
+	r := upstreamtest.NewRemote(t, upstreamtest.NewTokenRealm(t, "alice", "s3cret").Middleware)
+	c, waits := newClient(t, r, Options{Username: "alice", Password: "wrong"})
+	_, _, err := c.Manifest(t.Context(), "app", tagRef("1"))
+	if !errors.Is(err, oci.ErrDenied) || len(waits.get()) != 0 {
+		t.Errorf("Manifest err = %v after waits %v; want %v without retry", err, waits.get(), oci.ErrDenied)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/opencontainers/go-digest"
 
@@ -38,7 +39,8 @@ func (c *Client) Referrers(ctx context.Context, repo string, d digest.Digest, ar
 }
 
 // Search proxies Docker's V1 search (GET /v1/search?q=&n=&page=) to
-// searchURL and returns the remote's JSON body verbatim. The query is
+// searchURL, the index's base URL (https://index.docker.io), and returns
+// the remote's JSON body verbatim. The query is
 // re-encoded so that nothing but query parameters reaches the remote. No
 // credentials are sent unless searchURL is the registry's own origin.
 func (c *Client) Search(ctx context.Context, searchURL string, query string) ([]byte, error) {
@@ -50,7 +52,11 @@ func (c *Client) Search(ctx context.Context, searchURL string, query string) ([]
 	if err != nil {
 		return nil, fmt.Errorf("search %s: parse query: %w", c.name, err)
 	}
-	base = base.JoinPath("/v1/search")
+	// searchURL is the index's base URL; one that already names the
+	// endpoint is taken as it is.
+	if !strings.HasSuffix(strings.TrimRight(base.Path, "/"), "/v1/search") {
+		base = base.JoinPath("/v1/search")
+	}
 	base.RawQuery = q.Encode()
 
 	ans, err := c.fetch(ctx, http.MethodGet, base.String(), nil, oci.ErrUnsupported, maxSearch)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"breakwater/internal/oci"
+	"breakwater/internal/upstream/upstreamtest"
 )
 
 func TestRetries(t *testing.T) {
@@ -35,9 +36,9 @@ func TestRetries(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			mw, calls := failFirst(tt.failures, tt.status, tt.header, isManifest)
-			r := newRemote(t, mw)
-			r.pushImage(t, "app", "1")
+			mw, calls := upstreamtest.FailFirst(tt.failures, tt.status, tt.header, upstreamtest.IsManifest)
+			r := upstreamtest.NewRemote(t, mw)
+			r.PushImage(t, "app", "1")
 			c, waits := newClient(t, r, Options{Retries: tt.retries})
 
 			_, err := c.HeadManifest(t.Context(), "app", tagRef("1"))
@@ -47,11 +48,11 @@ func TestRetries(t *testing.T) {
 			if got := calls.Load(); got != tt.wantCalls {
 				t.Errorf("requests = %d, want %d", got, tt.wantCalls)
 			}
-			if got := int64(len(*waits)); got != tt.wantCalls-1 {
-				t.Errorf("waits = %v, want %d", *waits, tt.wantCalls-1)
+			if got := int64(len(waits.get())); got != tt.wantCalls-1 {
+				t.Errorf("waits = %v, want %d", waits.get(), tt.wantCalls-1)
 			}
-			if tt.wantWaits != nil && !equalDurations(*waits, tt.wantWaits) {
-				t.Errorf("waits = %v, want %v", *waits, tt.wantWaits)
+			if tt.wantWaits != nil && !equalDurations(waits.get(), tt.wantWaits) {
+				t.Errorf("waits = %v, want %v", waits.get(), tt.wantWaits)
 			}
 		})
 	}
@@ -70,15 +71,15 @@ func equalDurations(a, b []time.Duration) bool {
 }
 
 func TestRetryAfterPastDeadline(t *testing.T) {
-	mw, calls := failFirst(100, 429, "20", isManifest)
-	r := newRemote(t, mw)
+	mw, calls := upstreamtest.FailFirst(100, 429, "20", upstreamtest.IsManifest)
+	r := upstreamtest.NewRemote(t, mw)
 	c, waits := newClient(t, r, Options{})
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 
 	_, _, err := c.Manifest(ctx, "app", tagRef("1"))
-	if !errors.Is(err, oci.ErrTooManyRequests) || calls.Load() != 1 || len(*waits) != 0 {
-		t.Errorf("Manifest err = %v after %d requests and waits %v; want %v after 1 request, no wait", err, calls.Load(), *waits, oci.ErrTooManyRequests)
+	if !errors.Is(err, oci.ErrTooManyRequests) || calls.Load() != 1 || len(waits.get()) != 0 {
+		t.Errorf("Manifest err = %v after %d requests and waits %v; want %v after 1 request, no wait", err, calls.Load(), waits.get(), oci.ErrTooManyRequests)
 	}
 }
 
@@ -103,45 +104,41 @@ func TestBackoffGrows(t *testing.T) {
 }
 
 func TestConnectionErrorsAreRetried(t *testing.T) {
-	r := newRemote(t)
-	r.srv.Close()
+	r := upstreamtest.NewRemote(t)
+	r.Server.Close()
 	c, waits := newClient(t, r, Options{Retries: 2})
 
-	_, _, err := c.Blob(t.Context(), "app", "sha256:"+zeros64)
-	if !errors.Is(err, oci.ErrUnavailable) || IsNotFound(err) || len(*waits) != 2 {
-		t.Errorf("Blob err = %v after waits %v; want %v after 2 waits", err, *waits, oci.ErrUnavailable)
+	_, _, err := c.Blob(t.Context(), "app", zeroDigest)
+	if !errors.Is(err, oci.ErrUnavailable) || IsNotFound(err) || len(waits.get()) != 2 {
+		t.Errorf("Blob err = %v after waits %v; want %v after 2 waits", err, waits.get(), oci.ErrUnavailable)
 	}
 }
 
-const zeros64 = "0000000000000000000000000000000000000000000000000000000000000000"
-
 func TestTimeouts(t *testing.T) {
 	// hang blocks until the client goes away; it never asserts timing.
-	hang := func(writeFirst bool) middleware {
-		return func(http.Handler) http.Handler {
-			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if writeFirst {
-					w.Header().Set("Content-Length", "1000")
-					_, _ = w.Write([]byte("partial"))
-					w.(http.Flusher).Flush()
-				}
-				<-r.Context().Done()
-			})
-		}
+	hang := func(writeFirst bool) upstreamtest.Middleware {
+		return upstreamtest.Respond(func(w http.ResponseWriter, r *http.Request) {
+			if writeFirst {
+				w.Header().Set("Content-Length", "1000")
+				_, _ = w.Write([]byte("partial"))
+				w.(http.Flusher).Flush()
+			}
+			<-r.Context().Done()
+		})
 	}
 
 	t.Run("headers", func(t *testing.T) {
-		r := newRemote(t, hang(false))
+		r := upstreamtest.NewRemote(t, hang(false))
 		c, waits := newClient(t, r, Options{Timeout: 50 * time.Millisecond, Retries: 1})
 		_, _, err := c.Manifest(t.Context(), "app", tagRef("1"))
-		if !errors.Is(err, oci.ErrUnavailable) || len(*waits) != 1 {
-			t.Errorf("Manifest err = %v after waits %v; want %v after one retry", err, *waits, oci.ErrUnavailable)
+		if !errors.Is(err, oci.ErrUnavailable) || len(waits.get()) != 1 {
+			t.Errorf("Manifest err = %v after waits %v; want %v after one retry", err, waits.get(), oci.ErrUnavailable)
 		}
 	})
 	t.Run("idle blob body", func(t *testing.T) {
-		r := newRemote(t, hang(true))
+		r := upstreamtest.NewRemote(t, hang(true))
 		c, _ := newClient(t, r, Options{Timeout: 50 * time.Millisecond})
-		rc, size, err := c.Blob(t.Context(), "app", "sha256:"+zeros64)
+		rc, size, err := c.Blob(t.Context(), "app", zeroDigest)
 		if err != nil {
 			t.Fatalf("Blob: %v", err)
 		}
@@ -157,16 +154,14 @@ func TestTimeouts(t *testing.T) {
 // caller's to retry; the client must not stitch bytes together.
 func TestBlobIsNotRetriedOnceHandedOut(t *testing.T) {
 	var calls atomic.Int64
-	cut := func(http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			calls.Add(1)
-			w.Header().Set("Content-Length", "100")
-			_, _ = w.Write([]byte("half"))
-		})
-	}
-	r := newRemote(t, cut)
+	cut := upstreamtest.Respond(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("Content-Length", "100")
+		_, _ = w.Write([]byte("half"))
+	})
+	r := upstreamtest.NewRemote(t, cut)
 	c, _ := newClient(t, r, Options{})
-	rc, _, err := c.Blob(t.Context(), "app", "sha256:"+zeros64)
+	rc, _, err := c.Blob(t.Context(), "app", zeroDigest)
 	if err != nil {
 		t.Fatalf("Blob: %v", err)
 	}

@@ -31,7 +31,8 @@ type Blobs interface {
 	// Put moves the local file at path, whose content the caller has already
 	// verified to match d, into the store. The file must live under the
 	// directory TempDir returns; Put consumes it whether or not it succeeds.
-	// Putting a digest that is already present is not an error.
+	// A path outside TempDir is refused and left alone. Putting a digest
+	// that is already present is not an error.
 	Put(ctx context.Context, d digest.Digest, path string) error
 
 	// Delete removes a blob. Deleting a missing blob is not an error.
@@ -76,24 +77,32 @@ type TagEvent struct {
 
 // Meta is the metadata store. Implementations are safe for concurrent use.
 // Repo names are breakwater's canonical names (upstream name, "/", remote
-// repository), so one store serves every upstream.
+// repository), so one store serves every upstream. A repository becomes
+// known with its first PutTag, PutManifest or PutBlob. Lexical order is
+// byte order, whatever the backend's collation. Times come back in UTC and
+// keep at least microsecond precision.
 type Meta interface {
-	// PutTag records what tag points at; a changed digest appends a history
-	// event, an unchanged one only moves CheckedAt.
+	// PutTag records what tag points at; a new or changed digest appends a
+	// history event seen at t.CheckedAt, an unchanged one only moves
+	// CheckedAt.
 	PutTag(ctx context.Context, t Tag) error
 	// Tag returns the recorded tag, or ErrNotFound.
 	Tag(ctx context.Context, repo, name string) (Tag, error)
-	// TagHistory returns the digests a tag has pointed at, oldest first.
+	// TagHistory returns the digests a tag has pointed at, oldest first, or
+	// ErrNotFound for a tag never recorded.
 	TagHistory(ctx context.Context, repo, name string) ([]TagEvent, error)
 	// Tags lists the tag names of repo in lexical order after last, at most
-	// n of them (n <= 0 means all).
+	// n of them (n <= 0 means all). An unknown repo is ErrNotFound; a known
+	// one without tags gives an empty list.
 	Tags(ctx context.Context, repo, last string, n int) ([]string, error)
 
-	// PutManifest records a manifest as part of its repository.
+	// PutManifest records a manifest as part of its repository; recording
+	// the same digest again replaces the record.
 	PutManifest(ctx context.Context, m Manifest) error
 	// Manifest returns the record of d in repo, or ErrNotFound.
 	Manifest(ctx context.Context, repo string, d digest.Digest) (Manifest, error)
-	// Referrers lists the manifests of repo whose subject is d.
+	// Referrers lists the manifests of repo whose subject is d, in digest
+	// order; none is an empty list, not an error.
 	Referrers(ctx context.Context, repo string, d digest.Digest) ([]Manifest, error)
 
 	// PutBlob records that repo references blob d of the given size, so
@@ -102,8 +111,12 @@ type Meta interface {
 	// HasBlob reports whether repo references d (ErrNotFound if not).
 	HasBlob(ctx context.Context, repo string, d digest.Digest) error
 
-	// Touch records that d was served at t.
+	// Touch records that d was served at t. The latest time wins, so a
+	// Touch arriving out of order never moves the access time back.
 	Touch(ctx context.Context, d digest.Digest, t time.Time) error
+	// LastAccess returns the latest time Touch recorded for d, or
+	// ErrNotFound; garbage collection reads it to find cold blobs.
+	LastAccess(ctx context.Context, d digest.Digest) (time.Time, error)
 
 	// Repositories lists cached repository names in lexical order after
 	// last, at most n of them (n <= 0 means all).

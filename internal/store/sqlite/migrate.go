@@ -1,0 +1,107 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// migrations is the schema's history: migration i brings the database to
+// version i+1. Append only; never edit one that has shipped, since
+// databases already past it will not run it again. Each runs in the same
+// transaction as the version row that records it.
+var migrations = []string{
+	// 1: what the pull-through cache needs.
+	`
+CREATE TABLE repositories (
+	id   INTEGER PRIMARY KEY,
+	name TEXT NOT NULL UNIQUE
+);
+
+-- tags holds what each tag points at now; tag_history every digest it
+-- has pointed at, appended when the digest changes.
+CREATE TABLE tags (
+	repo_id    INTEGER NOT NULL REFERENCES repositories (id),
+	name       TEXT NOT NULL,
+	digest     TEXT NOT NULL,
+	media_type TEXT NOT NULL,
+	size       INTEGER NOT NULL,
+	checked_at INTEGER NOT NULL,
+	PRIMARY KEY (repo_id, name)
+) WITHOUT ROWID;
+
+CREATE TABLE tag_history (
+	id      INTEGER PRIMARY KEY,
+	repo_id INTEGER NOT NULL,
+	tag     TEXT NOT NULL,
+	digest  TEXT NOT NULL,
+	seen_at INTEGER NOT NULL,
+	FOREIGN KEY (repo_id, tag) REFERENCES tags (repo_id, name)
+);
+CREATE INDEX tag_history_by_tag ON tag_history (repo_id, tag, id);
+
+-- subject is '' for manifests that refer to nothing.
+CREATE TABLE manifests (
+	repo_id       INTEGER NOT NULL REFERENCES repositories (id),
+	digest        TEXT NOT NULL,
+	media_type    TEXT NOT NULL,
+	size          INTEGER NOT NULL,
+	subject       TEXT NOT NULL,
+	artifact_type TEXT NOT NULL,
+	cached_at     INTEGER NOT NULL,
+	PRIMARY KEY (repo_id, digest)
+) WITHOUT ROWID;
+CREATE INDEX manifests_by_subject ON manifests (repo_id, subject) WHERE subject != '';
+
+CREATE TABLE repo_blobs (
+	repo_id INTEGER NOT NULL REFERENCES repositories (id),
+	digest  TEXT NOT NULL,
+	size    INTEGER NOT NULL,
+	PRIMARY KEY (repo_id, digest)
+) WITHOUT ROWID;
+
+-- blob_access is keyed by digest alone: the bytes are shared by every
+-- repository that references them.
+CREATE TABLE blob_access (
+	digest      TEXT PRIMARY KEY,
+	accessed_at INTEGER NOT NULL
+) WITHOUT ROWID;
+`,
+}
+
+// migrate applies the migrations db has not seen, in order, in one
+// transaction, so a failure leaves the schema as it was. The transaction
+// begins IMMEDIATE (see Open), so two processes opening a new database at
+// once apply each migration once.
+func migrate(ctx context.Context, db *sql.DB, migrations []string) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (
+	version    INTEGER PRIMARY KEY,
+	applied_at INTEGER NOT NULL
+)`); err != nil {
+		return fmt.Errorf("create schema_version: %w", err)
+	}
+	var version int
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&version); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if version > len(migrations) {
+		return fmt.Errorf("schema version %d is newer than this binary's %d", version, len(migrations))
+	}
+
+	for i := version; i < len(migrations); i++ {
+		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+			return fmt.Errorf("apply migration %d: %w", i+1, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version, applied_at) VALUES (?, ?)`, i+1, nanos(time.Now())); err != nil {
+			return fmt.Errorf("record migration %d: %w", i+1, err)
+		}
+	}
+	return tx.Commit()
+}

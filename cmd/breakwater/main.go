@@ -1,0 +1,36 @@
+// Command breakwater is a pull-through registry: it serves the pull side of
+// the OCI Distribution API in front of Docker Hub and other upstream
+// registries, keeping every manifest and blob it fetches.
+//
+// Usage:
+//
+//	breakwater serve [--config FILE] [--listen ADDR] [--data DIR] [--upstream URL]
+//	breakwater config [same flags]   print the effective configuration, secrets masked
+//	breakwater version
+//
+// With no flags and no file, serve listens on 127.0.0.1:5000, keeps its
+// data in ./data and proxies Docker Hub. docs/configuration.md lists every
+// setting and its BREAKWATER_* environment variable.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=v1.2.3";
+// without it the module's build information is used.
+var version string
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newRootCmd(os.Stdout, os.Stderr, os.Environ()).ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "breakwater:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// run executes the command line args with environ and returns what it
+// wrote to stdout and stderr and its error.
+func run(t *testing.T, environ []string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	cmd := newRootCmd(&out, &errOut, environ)
+	cmd.SetArgs(args)
+	err = cmd.Execute()
+	return out.String(), errOut.String(), err
+}
+
+func writeFile(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "breakwater.yaml")
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestConfigCommand(t *testing.T) {
+	const secret = "dckr_pat_v3ry-s3cret"
+	secretFile := writeFile(t, "upstreams:\n  - name: docker.io\n    url: https://registry-1.docker.io\n    username: bob\n    password: "+secret+"\n")
+	tests := []struct {
+		name    string
+		environ []string
+		args    []string
+		want    []string
+	}{
+		{
+			name: "defaults",
+			args: []string{"config"},
+			want: []string{"listen: 127.0.0.1:5000", "data: ./data", "url: https://registry-1.docker.io", "tag_max_age: 5m0s"},
+		},
+		{
+			name: "flags",
+			args: []string{"config", "--listen", "127.0.0.1:0", "--data", "/srv/bw", "--upstream", "http://127.0.0.1:5001"},
+			want: []string{"listen: 127.0.0.1:0", "data: /srv/bw", "url: http://127.0.0.1:5001"},
+		},
+		{
+			name:    "password from env masked",
+			environ: []string{"BREAKWATER_UPSTREAM_USERNAME=bob", "BREAKWATER_UPSTREAM_PASSWORD=" + secret},
+			args:    []string{"config"},
+			want:    []string{"username: bob", "password: REDACTED"},
+		},
+		{
+			name: "password from file masked",
+			args: []string{"--config", secretFile, "config"},
+			want: []string{"username: bob", "password: REDACTED"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, _, err := run(t, tt.environ, tt.args...)
+			if err != nil {
+				t.Fatalf("config: %v", err)
+			}
+			if strings.Contains(out, secret) {
+				t.Errorf("output shows the password:\n%s", out)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
+
+func TestInvalidConfig(t *testing.T) {
+	badKey := writeFile(t, "cache:\n  tag_max_agee: 5m\n")
+	badURL := writeFile(t, "upstreams:\n  - name: docker.io\n    url: https://registry-1.docker.io\n  - name: ghcr.io\n    url: ghcr.io\n")
+	tests := []struct {
+		name    string
+		environ []string
+		args    []string
+		want    string
+	}{
+		{"unknown key", nil, []string{"--config", badKey}, "cache.tag_max_agee: unknown key"},
+		{"bad url", nil, []string{"--config", badURL}, "upstreams[1].url: must be an absolute http or https URL"},
+		{"bad env", []string{"BREAKWATER_CACHE_TAG_MAX_AGE=0s"}, nil, "cache.tag_max_age: must be positive"},
+		{"bad flag value", nil, []string{"--upstream", "registry-1.docker.io"}, "upstreams[0].url: must be an absolute http or https URL"},
+		{"missing file", nil, []string{"--config", "/nonexistent/breakwater.yaml"}, "/nonexistent/breakwater.yaml"},
+	}
+	for _, tt := range tests {
+		for _, command := range []string{"config", "serve"} {
+			t.Run(tt.name+"/"+command, func(t *testing.T) {
+				args := append([]string{command, "--data", t.TempDir()}, tt.args...)
+				_, _, err := run(t, tt.environ, args...)
+				if err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Errorf("got error %v, want one containing %q", err, tt.want)
+				}
+			})
+		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	tests := []struct {
+		name    string
+		ldflags string
+		want    string
+	}{
+		{"from ldflags", "v1.2.3", "breakwater v1.2.3\n"},
+		{"from build info", "", "breakwater "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			old := version
+			version = tt.ldflags
+			t.Cleanup(func() { version = old })
+
+			out, _, err := run(t, nil, "version")
+			if err != nil || !strings.HasPrefix(out, tt.want) || len(out) <= len("breakwater \n") {
+				t.Errorf("got %q, %v; want it to start with %q and name a version", out, err, tt.want)
+			}
+		})
+	}
+}

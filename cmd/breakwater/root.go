@@ -1,0 +1,114 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+
+	"breakwater/internal/config"
+)
+
+// newRootCmd builds the command tree writing to stdout and stderr, reading
+// BREAKWATER_* variables from environ; tests call it with buffers.
+func newRootCmd(stdout, stderr io.Writer, environ []string) *cobra.Command {
+	var configFile string
+	root := &cobra.Command{
+		Use:   "breakwater",
+		Short: "A pull-through registry in front of Docker Hub and other upstreams",
+		// main prints the error once; usage after a bad config value would
+		// bury the line that names the key.
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.PersistentFlags().StringVar(&configFile, "config", "", "YAML configuration `file` (see docs/configuration.md)")
+
+	// load reads --config when a command runs, after flags are parsed.
+	load := func(f config.Flags) (config.Config, error) {
+		return config.Load(configFile, environ, f)
+	}
+	root.AddCommand(
+		newServeCmd(stderr, load),
+		newConfigCmd(stdout, load),
+		newVersionCmd(stdout),
+	)
+	return root
+}
+
+// addConfigFlags adds the flags that override the configuration, shared by
+// every command that reads it.
+func addConfigFlags(cmd *cobra.Command, f *config.Flags) {
+	cmd.Flags().StringVar(&f.Listen, "listen", "", "`address` to listen on (default 127.0.0.1:5000)")
+	cmd.Flags().StringVar(&f.Data, "data", "", "data `directory` (default ./data or $BREAKWATER_DATA)")
+	cmd.Flags().StringVar(&f.Upstream, "upstream", "", "`URL` of the default upstream (default https://registry-1.docker.io)")
+}
+
+// loader builds the configuration from the file, the environment and the
+// flags of the command being run.
+type loader func(config.Flags) (config.Config, error)
+
+func newConfigCmd(stdout io.Writer, load loader) *cobra.Command {
+	var f config.Flags
+	cmd := &cobra.Command{
+		Use:   "config",
+		Short: "Print the effective configuration as YAML, secrets masked",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := load(f)
+			if err != nil {
+				return err
+			}
+			b, err := c.YAML()
+			if err != nil {
+				return err
+			}
+			_, err = stdout.Write(b)
+			return err
+		},
+	}
+	addConfigFlags(cmd, &f)
+	return cmd
+}
+
+func newVersionCmd(stdout io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print breakwater's version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := fmt.Fprintln(stdout, "breakwater", versionString())
+			return err
+		},
+	}
+}
+
+// versionString is the -ldflags version, or else the module version and
+// VCS revision the Go toolchain recorded.
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := info.Main.Version
+	var rev, modified string
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				modified = " (modified)"
+			}
+		}
+	}
+	if rev != "" {
+		v += " " + rev + modified
+	}
+	return v
+}

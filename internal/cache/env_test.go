@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,6 +24,8 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"breakwater/internal/store"
+	"breakwater/internal/store/fs"
+	"breakwater/internal/store/sqlite"
 	"breakwater/internal/upstream"
 )
 
@@ -96,6 +99,22 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	})
 	t.Cleanup(e.checkClean)
 	return e
+}
+
+// newStores returns empty filesystem and SQLite stores under t.TempDir().
+func newStores(t *testing.T) (store.Blobs, store.Meta) {
+	t.Helper()
+	dir := t.TempDir()
+	blobs, err := fs.New(filepath.Join(dir, "blobs"), fs.Options{})
+	if err != nil {
+		t.Fatalf("fs.New: %v", err)
+	}
+	meta, err := sqlite.Open(filepath.Join(dir, "meta.db"))
+	if err != nil {
+		t.Fatalf("sqlite.Open: %v", err)
+	}
+	t.Cleanup(func() { meta.Close() })
+	return blobs, meta
 }
 
 // checkClean closes the cache and checks that no fill and no spool file

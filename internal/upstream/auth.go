@@ -35,12 +35,6 @@ const (
 	maxTokenBody = 1 << 20
 )
 
-// challenge is a parsed WWW-Authenticate challenge.
-type challenge struct {
-	scheme string // "bearer" or "basic"
-	params map[string]string
-}
-
 type cachedToken struct {
 	value     string
 	refreshAt time.Time
@@ -165,7 +159,10 @@ func (t *authTransport) send(req *http.Request, authz string) (*http.Response, e
 // authorization returns the Authorization header value for scope, fetching
 // a token if the remote asked for one and none is cached. fresh reports
 // that the value was not reused from an earlier request.
-func (t *authTransport) authorization(ctx context.Context, scope string) (authz string, fresh bool, err error) {
+func (t *authTransport) authorization(
+	ctx context.Context,
+	scope string,
+) (authz string, fresh bool, err error) {
 	t.mu.Lock()
 	ch := t.ch
 	tok, cached := t.tokens[scope]
@@ -290,7 +287,7 @@ func (t *authTransport) fetchToken(ctx context.Context, ch *challenge, scope str
 // clear text to a realm when the registry itself is spoken to over TLS.
 func (t *authTransport) realm(ch *challenge) (*url.URL, error) {
 	realm, err := url.Parse(ch.params["realm"])
-	if err != nil || realm.Host == "" || (realm.Scheme != "https" && realm.Scheme != "http") {
+	if err != nil || !isHTTP(realm) {
 		return nil, fmt.Errorf("token realm %q is not an http(s) URL: %w", ch.params["realm"], oci.ErrUnavailable)
 	}
 	if realm.Scheme == "http" && t.registry.Scheme == "https" {
@@ -316,66 +313,6 @@ func (t *authTransport) store(scope, value string, lifetime time.Duration) {
 		}
 	}
 	t.tokens[scope] = cachedToken{value: value, refreshAt: now.Add(lifetime - margin)}
-}
-
-// parseChallenges picks the challenge to answer from WWW-Authenticate
-// values, preferring Bearer over Basic.
-func parseChallenges(values []string) (*challenge, bool) {
-	var basic *challenge
-	for _, v := range values {
-		ch := parseChallenge(v)
-		switch {
-		case ch == nil:
-		case ch.scheme == "bearer" && ch.params["realm"] != "":
-			return ch, true
-		case ch.scheme == "basic":
-			basic = ch
-		}
-	}
-	return basic, basic != nil
-}
-
-// parseChallenge reads one challenge: a scheme, then comma separated
-// key=value or key="quoted value" parameters (RFC 9110 section 11.6.1).
-func parseChallenge(v string) *challenge {
-	scheme, rest, _ := strings.Cut(strings.TrimSpace(v), " ")
-	if scheme == "" {
-		return nil
-	}
-	ch := &challenge{scheme: strings.ToLower(scheme), params: map[string]string{}}
-	for {
-		rest = strings.TrimLeft(rest, " ,")
-		key, after, ok := strings.Cut(rest, "=")
-		if !ok {
-			return ch
-		}
-		key = strings.ToLower(strings.TrimSpace(key))
-		var val string
-		val, rest = parseValue(strings.TrimLeft(after, " "))
-		ch.params[key] = val
-	}
-}
-
-// parseValue reads a token or a quoted string with backslash escapes and
-// returns it and the remaining input.
-func parseValue(s string) (string, string) {
-	if !strings.HasPrefix(s, `"`) {
-		val, rest, _ := strings.Cut(s, ",")
-		return strings.TrimSpace(val), rest
-	}
-	var b strings.Builder
-	for i := 1; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '\\' && i+1 < len(s):
-			i++
-			b.WriteByte(s[i])
-		case c == '"':
-			return b.String(), s[i+1:]
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String(), ""
 }
 
 func basicAuth(user, pass string) string {

@@ -22,8 +22,9 @@ func (c *Client) Blob(ctx context.Context, repo string, d digest.Digest) (io.Rea
 		body io.ReadCloser
 		size int64
 	)
-	err := c.retry(withScope(ctx, pullScope(repo)), func(ctx context.Context) error {
-		resp, err := c.send(ctx, http.MethodGet, c.endpoint("/v2/"+repo+"/blobs/"+d.String()), nil, true)
+	u := c.endpoint("/v2/" + repo + "/blobs/" + d.String())
+	err := c.retry(withScope(ctx, pullScope(repo)), http.MethodGet, u, func(ctx context.Context) error {
+		resp, err := c.send(ctx, http.MethodGet, u, nil, true)
 		if err != nil {
 			return err
 		}

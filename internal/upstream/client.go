@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"breakwater/internal/oci"
+	"breakwater/internal/telemetry"
 )
 
 const (
@@ -46,7 +47,8 @@ type Options struct {
 	Retries int
 	// Transport is the underlying round tripper (default http.DefaultTransport clone).
 	Transport http.RoundTripper
-	// Logger receives warnings about retries; nil discards.
+	// Logger receives warnings about retries, with the upstream's name
+	// added; nil discards.
 	Logger *slog.Logger
 }
 
@@ -84,7 +86,7 @@ type Client struct {
 // at start-up is not an error.
 func New(opts Options) (*Client, error) {
 	base, err := url.Parse(strings.TrimRight(opts.URL, "/"))
-	if err != nil || base.Host == "" || (base.Scheme != "http" && base.Scheme != "https") {
+	if err != nil || !isHTTP(base) {
 		return nil, fmt.Errorf("upstream URL %q is not an http(s) URL", opts.URL)
 	}
 	c := &Client{
@@ -104,6 +106,7 @@ func New(opts Options) (*Client, error) {
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
+	c.log = c.log.With(telemetry.KeyUpstream, c.name)
 	if c.timeout <= 0 {
 		c.timeout = defaultTimeout
 	}
@@ -144,6 +147,11 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 	return nil
 }
 
+// isHTTP reports whether u is an absolute http or https URL.
+func isHTTP(u *url.URL) bool {
+	return u.Host != "" && (u.Scheme == "http" || u.Scheme == "https")
+}
+
 // Name returns the configured name of the upstream.
 func (c *Client) Name() string { return c.name }
 
@@ -165,32 +173,46 @@ type answer struct {
 	url    *url.URL // after redirects, to resolve relative links
 }
 
-// fetch sends a GET or HEAD for rawURL and reads the body, at most limit
-// bytes. The attempt is retried as a whole, including a body cut off half
-// way, since nothing reaches the caller before the body is complete.
-func (c *Client) fetch(ctx context.Context, method, rawURL string, h http.Header, notFound *oci.Error, limit int64) (*answer, error) {
+// request is one GET or HEAD whose answer is read whole.
+type request struct {
+	method   string
+	url      string
+	header   http.Header
+	notFound *oci.Error // the kind of a 404 whose body names none
+	limit    int64      // the most body bytes accepted
+}
+
+// fetch sends r and reads the body, at most r.limit bytes. The attempt is
+// retried as a whole, including a body cut off half way, since nothing
+// reaches the caller before the body is complete.
+func (c *Client) fetch(ctx context.Context, r request) (*answer, error) {
 	var ans *answer
-	err := c.retry(ctx, func(ctx context.Context) error {
-		resp, err := c.send(ctx, method, rawURL, h, false)
+	err := c.retry(ctx, r.method, r.url, func(ctx context.Context) error {
+		resp, err := c.send(ctx, r.method, r.url, r.header, false)
 		if err != nil {
 			return err
 		}
-		if err := c.check(resp, notFound); err != nil {
+		if err := c.check(resp, r.notFound); err != nil {
 			return err
 		}
 		defer resp.Body.Close()
 
-		if method != http.MethodHead && resp.ContentLength > limit {
-			return fmt.Errorf("answer of %d bytes, more than %d: %w", resp.ContentLength, limit, ErrTooLarge)
+		if r.method != http.MethodHead && resp.ContentLength > r.limit {
+			return fmt.Errorf("answer of %d bytes, more than %d: %w", resp.ContentLength, r.limit, ErrTooLarge)
 		}
-		body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+		body, err := io.ReadAll(io.LimitReader(resp.Body, r.limit+1))
 		if err != nil {
 			return &retryable{err: err}
 		}
-		if int64(len(body)) > limit {
-			return fmt.Errorf("answer longer than %d bytes: %w", limit, ErrTooLarge)
+		if int64(len(body)) > r.limit {
+			return fmt.Errorf("answer longer than %d bytes: %w", r.limit, ErrTooLarge)
 		}
-		ans = &answer{body: body, header: resp.Header, length: resp.ContentLength, url: resp.Request.URL}
+		ans = &answer{
+			body:   body,
+			header: resp.Header,
+			length: resp.ContentLength,
+			url:    resp.Request.URL,
+		}
 		return nil
 	})
 	return ans, err
@@ -199,7 +221,12 @@ func (c *Client) fetch(ctx context.Context, method, rawURL string, h http.Header
 // Ping checks that the remote answers /v2/. A 401 counts as alive: the
 // remote is there and merely wants credentials for real requests.
 func (c *Client) Ping(ctx context.Context) error {
-	_, err := c.fetch(withoutAuth(ctx), http.MethodGet, c.endpoint("/v2/"), nil, oci.ErrUnavailable, maxErrorBody)
+	_, err := c.fetch(withoutAuth(ctx), request{
+		method:   http.MethodGet,
+		url:      c.endpoint("/v2/"),
+		notFound: oci.ErrUnavailable,
+		limit:    maxErrorBody,
+	})
 	var se *StatusError
 	if errors.As(err, &se) && se.Status == http.StatusUnauthorized {
 		return nil

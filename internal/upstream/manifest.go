@@ -25,8 +25,12 @@ const MaxManifestSize = 4 << 20
 // the retries, ErrDenied when the remote refuses our credentials or access,
 // ErrUnavailable on connection errors and 5xx, and ErrDigestInvalid when a
 // by-digest response does not hash to the digest asked for.
-func (c *Client) Manifest(ctx context.Context, repo string, ref oci.Reference) ([]byte, oci.Descriptor, error) {
-	ans, err := c.fetch(withScope(ctx, pullScope(repo)), http.MethodGet, c.manifestURL(repo, ref), manifestAccept(), oci.ErrManifestUnknown, MaxManifestSize)
+func (c *Client) Manifest(
+	ctx context.Context,
+	repo string,
+	ref oci.Reference,
+) ([]byte, oci.Descriptor, error) {
+	ans, err := c.fetch(withScope(ctx, pullScope(repo)), c.manifestRequest(http.MethodGet, repo, ref))
 	if err != nil {
 		return nil, oci.Descriptor{}, fmt.Errorf("fetch manifest %s from %s: %w", refString(repo, ref), c.name, err)
 	}
@@ -69,8 +73,12 @@ func verifyManifest(ans *answer, ref oci.Reference, got digest.Digest) error {
 // HeadManifest resolves ref to a descriptor with a HEAD request, which Docker
 // Hub does not count against the pull quota. A remote that leaves out the
 // digest or the size on HEAD costs a GET instead.
-func (c *Client) HeadManifest(ctx context.Context, repo string, ref oci.Reference) (oci.Descriptor, error) {
-	ans, err := c.fetch(withScope(ctx, pullScope(repo)), http.MethodHead, c.manifestURL(repo, ref), manifestAccept(), oci.ErrManifestUnknown, MaxManifestSize)
+func (c *Client) HeadManifest(
+	ctx context.Context,
+	repo string,
+	ref oci.Reference,
+) (oci.Descriptor, error) {
+	ans, err := c.fetch(withScope(ctx, pullScope(repo)), c.manifestRequest(http.MethodHead, repo, ref))
 	if err != nil {
 		return oci.Descriptor{}, fmt.Errorf("resolve manifest %s on %s: %w", refString(repo, ref), c.name, err)
 	}
@@ -84,17 +92,25 @@ func (c *Client) HeadManifest(ctx context.Context, repo string, ref oci.Referenc
 		return desc, err
 	}
 	if ref.IsDigest() && d != ref.Digest {
-		return oci.Descriptor{}, fmt.Errorf("resolve manifest %s on %s: remote claims %s: %w", refString(repo, ref), c.name, d, oci.ErrDigestInvalid)
+		return oci.Descriptor{}, fmt.Errorf("resolve manifest %s on %s: remote claims %s: %w",
+			refString(repo, ref), c.name, d, oci.ErrDigestInvalid)
 	}
-	return oci.Descriptor{MediaType: mediaType(ans.header.Get("Content-Type"), nil), Digest: d, Size: ans.length}, nil
+	return oci.Descriptor{
+		MediaType: mediaType(ans.header.Get("Content-Type"), nil),
+		Digest:    d,
+		Size:      ans.length,
+	}, nil
 }
 
-func (c *Client) manifestURL(repo string, ref oci.Reference) string {
-	return c.endpoint("/v2/" + repo + "/manifests/" + ref.String())
-}
-
-func manifestAccept() http.Header {
-	return http.Header{"Accept": {strings.Join(oci.ManifestMediaTypes, ", ")}}
+// manifestRequest asks for ref in repo, accepting every manifest type.
+func (c *Client) manifestRequest(method, repo string, ref oci.Reference) request {
+	return request{
+		method:   method,
+		url:      c.endpoint("/v2/" + repo + "/manifests/" + ref.String()),
+		header:   http.Header{"Accept": {strings.Join(oci.ManifestMediaTypes, ", ")}},
+		notFound: oci.ErrManifestUnknown,
+		limit:    MaxManifestSize,
+	}
 }
 
 // mediaType takes the media type from Content-Type, unless that is missing

@@ -25,13 +25,23 @@ const (
 //
 // TODO: only the first page of a paginated referrers answer (Link
 // rel="next") is returned, so artifacts beyond it are not listed.
-func (c *Client) Referrers(ctx context.Context, repo string, d digest.Digest, artifactType string) ([]byte, error) {
+func (c *Client) Referrers(
+	ctx context.Context,
+	repo string,
+	d digest.Digest,
+	artifactType string,
+) ([]byte, error) {
 	u := c.endpoint("/v2/" + repo + "/referrers/" + d.String())
 	if artifactType != "" {
 		u += "?" + url.Values{"artifactType": {artifactType}}.Encode()
 	}
-	accept := http.Header{"Accept": {oci.MediaTypeOCIIndex}}
-	ans, err := c.fetch(withScope(ctx, pullScope(repo)), http.MethodGet, u, accept, oci.ErrManifestUnknown, maxReferrers)
+	ans, err := c.fetch(withScope(ctx, pullScope(repo)), request{
+		method:   http.MethodGet,
+		url:      u,
+		header:   http.Header{"Accept": {oci.MediaTypeOCIIndex}},
+		notFound: oci.ErrManifestUnknown,
+		limit:    maxReferrers,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("fetch referrers of %s@%s from %s: %w", repo, d, c.name, err)
 	}
@@ -45,7 +55,7 @@ func (c *Client) Referrers(ctx context.Context, repo string, d digest.Digest, ar
 // credentials are sent unless searchURL is the registry's own origin.
 func (c *Client) Search(ctx context.Context, searchURL string, query string) ([]byte, error) {
 	base, err := url.Parse(searchURL)
-	if err != nil || base.Host == "" || (base.Scheme != "http" && base.Scheme != "https") {
+	if err != nil || !isHTTP(base) {
 		return nil, fmt.Errorf("search %s: search URL %q is not an http(s) URL: %w", c.name, searchURL, oci.ErrUnsupported)
 	}
 	q, err := url.ParseQuery(query)
@@ -59,7 +69,12 @@ func (c *Client) Search(ctx context.Context, searchURL string, query string) ([]
 	}
 	base.RawQuery = q.Encode()
 
-	ans, err := c.fetch(ctx, http.MethodGet, base.String(), nil, oci.ErrUnsupported, maxSearch)
+	ans, err := c.fetch(ctx, request{
+		method:   http.MethodGet,
+		url:      base.String(),
+		notFound: oci.ErrUnsupported,
+		limit:    maxSearch,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("search %s: %w", c.name, err)
 	}

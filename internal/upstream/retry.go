@@ -46,7 +46,11 @@ func (r *retryable) Unwrap() error { return r.err }
 // remote's Retry-After says, between attempts. Every attempt reads its
 // answer completely or hands it to the caller only on success, so no
 // retry repeats bytes the caller has already seen.
-func (c *Client) retry(ctx context.Context, attempt func(context.Context) error) error {
+func (c *Client) retry(
+	ctx context.Context,
+	method, rawURL string,
+	attempt func(context.Context) error,
+) error {
 	for n := 0; ; n++ {
 		err := attempt(ctx)
 		var r *retryable
@@ -61,7 +65,8 @@ func (c *Client) retry(ctx context.Context, attempt func(context.Context) error)
 			return r.err
 		}
 		c.log.Warn("upstream retry",
-			telemetry.KeyUpstream, c.name,
+			telemetry.KeyMethod, method,
+			telemetry.KeyPath, pathOf(rawURL),
 			telemetry.KeyAttempt, n+1,
 			telemetry.KeyWait, wait,
 			telemetry.KeyError, r.err)
@@ -69,6 +74,14 @@ func (c *Client) retry(ctx context.Context, attempt func(context.Context) error)
 			return r.err
 		}
 	}
+}
+
+// pathOf returns the path of one of our request URLs, for the log.
+func pathOf(rawURL string) string {
+	if u, err := url.Parse(rawURL); err == nil {
+		return u.Path
+	}
+	return ""
 }
 
 // delay is how long to wait before retry n+1, and false when waiting is
@@ -120,7 +133,12 @@ func sleep(ctx context.Context, d time.Duration) error {
 // headers; after that it bounds the body either as a whole or, for a
 // stream (blobs), as the longest pause between two reads, so that a big
 // layer on a slow link is not cut off while it is still moving.
-func (c *Client) send(ctx context.Context, method, rawURL string, h http.Header, stream bool) (*http.Response, error) {
+func (c *Client) send(
+	ctx context.Context,
+	method, rawURL string,
+	h http.Header,
+	stream bool,
+) (*http.Response, error) {
 	actx, cancel := context.WithCancelCause(ctx)
 	timer := time.AfterFunc(c.timeout, func() { cancel(errTimeout) })
 	req, err := http.NewRequestWithContext(actx, method, rawURL, nil)

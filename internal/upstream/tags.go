@@ -32,7 +32,12 @@ func (c *Client) Tags(ctx context.Context, repo string) ([]string, error) {
 	var tags []string
 	for page := 0; page < maxTagPages && next != "" && !seen[next]; page++ {
 		seen[next] = true
-		ans, err := c.fetch(ctx, http.MethodGet, next, nil, oci.ErrNameUnknown, maxTagPage)
+		ans, err := c.fetch(ctx, request{
+			method:   http.MethodGet,
+			url:      next,
+			notFound: oci.ErrNameUnknown,
+			limit:    maxTagPage,
+		})
 		if err != nil {
 			return nil, fmt.Errorf("list tags of %s on %s: %w", repo, c.name, err)
 		}

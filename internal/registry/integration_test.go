@@ -1,6 +1,7 @@
 package registry_test
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"log"
@@ -34,6 +35,9 @@ type countingRegistry struct {
 	*httptest.Server
 	mu       sync.Mutex
 	requests []string
+	// spoil, when set, answers blob GETs for the path it returns true for
+	// with bad bytes, like a lying or failing upstream.
+	spoil func(w http.ResponseWriter, r *http.Request, reg http.Handler) bool
 }
 
 func newCountingRegistry(t *testing.T) *countingRegistry {
@@ -43,7 +47,11 @@ func newCountingRegistry(t *testing.T) *countingRegistry {
 	c.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c.mu.Lock()
 		c.requests = append(c.requests, r.Method+" "+r.URL.Path)
+		spoil := c.spoil
 		c.mu.Unlock()
+		if spoil != nil && spoil(w, r, reg) {
+			return
+		}
 		reg.ServeHTTP(w, r)
 	}))
 	t.Cleanup(c.Close)
@@ -373,5 +381,167 @@ func get(t *testing.T, url string, header ...string) *http.Response {
 		t.Fatalf("GET %s: %v", url, err)
 	}
 	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+// TestColdBlobThroughRealStack covers the cold paths a pull meets: a HEAD
+// that starts a fill and does not wait for it, and many clients asking for
+// the same cold blob at once, which must cost one upstream GET.
+func TestColdBlobThroughRealStack(t *testing.T) {
+	s := newStack(t)
+	img := randomImage(t, 2)
+	push(t, s.hub, "library/app:v1", img)
+	layers, _ := img.Layers()
+	headDigest, _ := layers[0].Digest()
+	size, _ := layers[0].Size()
+	concurrentDigest, _ := layers[1].Digest()
+
+	resp := head(t, s.srv.URL+"/v2/app/blobs/"+headDigest.String())
+	if resp.StatusCode != 200 || resp.ContentLength != size || resp.Header.Get("Docker-Content-Digest") != headDigest.String() {
+		t.Errorf("cold HEAD = %d, length %d, digest %s; want 200, %d, %s",
+			resp.StatusCode, resp.ContentLength, resp.Header.Get("Docker-Content-Digest"), size, headDigest)
+	}
+
+	const clients = 8
+	var wg sync.WaitGroup
+	errs := make(chan error, clients)
+	for range clients {
+		wg.Go(func() {
+			l, err := remote.Layer(ref(t, s.srv.URL[len("http://"):]+"/app").Context().Digest(concurrentDigest.String()), remote.WithContext(t.Context()))
+			if err != nil {
+				errs <- err
+				return
+			}
+			rc, err := l.Compressed()
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer rc.Close()
+			_, err = io.Copy(io.Discard, rc)
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("concurrent cold read: %v", err)
+		}
+	}
+
+	gets := 0
+	for _, r := range s.hub.take() {
+		if r == "GET /v2/library/app/blobs/"+concurrentDigest.String() {
+			gets++
+		}
+	}
+	if gets != 1 {
+		t.Errorf("%d clients caused %d upstream GETs of the blob, want 1", clients, gets)
+	}
+}
+
+// TestBadUpstreamBlobThroughRealStack serves a blob whose bytes do not
+// match its digest, or are cut off: the client must see a failed read,
+// never a clean body, and nothing bad may stay cached.
+func TestBadUpstreamBlobThroughRealStack(t *testing.T) {
+	tests := []struct {
+		name  string
+		spoil func(w http.ResponseWriter, body []byte)
+	}{
+		{"lying", func(w http.ResponseWriter, body []byte) {
+			body[len(body)-1] ^= 0xff
+			w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+			w.Write(body)
+		}},
+		{"truncated", func(w http.ResponseWriter, body []byte) {
+			w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+			w.Write(body[:len(body)/2])
+			panic(http.ErrAbortHandler)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStack(t)
+			img := randomImage(t, 1)
+			push(t, s.hub, "library/app:v1", img)
+			layers, _ := img.Layers()
+			ld, _ := layers[0].Digest()
+			blobPath := "/v2/library/app/blobs/" + ld.String()
+
+			s.hub.mu.Lock()
+			s.hub.spoil = func(w http.ResponseWriter, r *http.Request, reg http.Handler) bool {
+				if r.Method != "GET" || r.URL.Path != blobPath {
+					return false
+				}
+				rec := httptest.NewRecorder()
+				reg.ServeHTTP(rec, r)
+				if rec.Code != 200 {
+					t.Errorf("upstream answered %d for the blob, want 200", rec.Code)
+					return false
+				}
+				tt.spoil(w, rec.Body.Bytes())
+				return true
+			}
+			s.hub.mu.Unlock()
+
+			url := s.srv.URL + "/v2/app/blobs/" + ld.String()
+			if n, err := readAll(t, url); err == nil {
+				t.Fatalf("read %d bytes cleanly from a bad upstream, want an error", n)
+			}
+
+			// With the upstream healed, the blob fills again and is right.
+			s.hub.mu.Lock()
+			s.hub.spoil = nil
+			s.hub.mu.Unlock()
+			if _, err := readAll(t, url); err != nil {
+				t.Errorf("read after the upstream healed: %v", err)
+			}
+		})
+	}
+}
+
+// readAll reads url's body whole and checks it against the digest in the
+// URL; any failure, before or during the body, is returned.
+func readAll(t *testing.T, url string) (int64, error) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), "GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return 0, fmt.Errorf("status %d", resp.StatusCode)
+	}
+	want, err := v1.NewHash(url[strings.LastIndex(url, "/")+1:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.New()
+	n, err := io.Copy(h, resp.Body)
+	if err != nil {
+		return n, err
+	}
+	if got := fmt.Sprintf("sha256:%x", h.Sum(nil)); got != want.String() {
+		t.Errorf("clean body of %d bytes hashes to %s, want %s", n, got, want)
+	}
+	return n, nil
+}
+
+func head(t *testing.T, url string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), "HEAD", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("HEAD %s: %v", url, err)
+	}
+	resp.Body.Close()
 	return resp
 }

@@ -169,3 +169,34 @@ func TestServe(t *testing.T) {
 		})
 	}
 }
+
+// TestServeUnreachableUpstream checks that an upstream that is down at
+// start-up does not stop breakwater: it serves, and a pull fails with the
+// spec's error rather than hanging or crashing.
+func TestServeUnreachableUpstream(t *testing.T) {
+	// A listener closed at once leaves a port on which nothing answers.
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close()
+	srv := startServe(t, dead.URL, "BREAKWATER_UPSTREAMS_DOCKER_IO_RETRIES=0")
+
+	tests := []struct {
+		path string
+		want int
+	}{
+		{"/v2/", http.StatusOK},
+		{"/v2/library/app/manifests/1", http.StatusServiceUnavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			resp, err := http.Get("http://" + srv.addr + tt.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.want {
+				t.Errorf("got %d %s, want %d", resp.StatusCode, body, tt.want)
+			}
+		})
+	}
+}

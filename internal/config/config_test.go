@@ -283,6 +283,7 @@ func TestEnvErrors(t *testing.T) {
 		{"bad duration", []string{"BREAKWATER_CACHE_TAG_MAX_AGE=soon"}, `BREAKWATER_CACHE_TAG_MAX_AGE (cache.tag_max_age): "soon" is not a duration`},
 		{"unknown upstream", []string{"BREAKWATER_UPSTREAMS_QUAY_IO_URL=https://quay.io"}, "BREAKWATER_UPSTREAMS_QUAY_IO_URL: names no configured upstream"},
 		{"unknown upstream key", []string{"BREAKWATER_UPSTREAMS_DOCKER_IO_NAME=x"}, "BREAKWATER_UPSTREAMS_DOCKER_IO_NAME: names no configured upstream"},
+		{"no short form for key", []string{"BREAKWATER_UPSTREAM_RETRIES=0"}, "BREAKWATER_UPSTREAM_RETRIES: not a setting"},
 		{"bad upstream int", []string{"BREAKWATER_UPSTREAMS_DOCKER_IO_RETRIES=x"}, `BREAKWATER_UPSTREAMS_DOCKER_IO_RETRIES: "x" is not a whole number`},
 		{"invalid value reaches Validate", []string{"BREAKWATER_UPSTREAM=ftp://x"}, "upstreams[0].url: must be an absolute http or https URL"},
 		{"both password forms in one layer", []string{"BREAKWATER_UPSTREAM_USERNAME=u", "BREAKWATER_UPSTREAM_PASSWORD=p", "BREAKWATER_UPSTREAM_PASSWORD_FILE=/f"}, "upstreams[0]: password and password_file must not both be set"},

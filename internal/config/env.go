@@ -63,6 +63,9 @@ func applyEnv(c *Config, environ []string) error {
 
 	// Named upstreams, then the short forms for the default one, so the
 	// short forms win when both name the same key.
+	if err := checkShortForms(env); err != nil {
+		return err
+	}
 	if err := applyNamedUpstreamEnv(c, env); err != nil {
 		return err
 	}
@@ -82,6 +85,26 @@ func applyEnv(c *Config, environ []string) error {
 			}
 			return envName("upstream." + k)
 		})
+	}
+	return nil
+}
+
+// checkShortForms refuses BREAKWATER_UPSTREAM_<KEY> for a key that has no
+// short form, such as BREAKWATER_UPSTREAM_RETRIES, which would otherwise be
+// ignored without a word.
+func checkShortForms(env map[string]string) error {
+	for k := range env {
+		if !strings.HasPrefix(k, envDefaultUpstream+"_") || strings.HasPrefix(k, envUpstreamsPrefix) {
+			continue
+		}
+		known := false
+		for _, key := range defaultUpstreamEnvKeys {
+			known = known || k == envName("upstream."+key)
+		}
+		if !known {
+			return fmt.Errorf("%s: not a setting; the default upstream's short forms are %s, %s_USERNAME, %s_PASSWORD and %s_PASSWORD_FILE, other keys are %s<NAME>_<KEY>",
+				k, envDefaultUpstream, envDefaultUpstream, envDefaultUpstream, envDefaultUpstream, envUpstreamsPrefix)
+		}
 	}
 	return nil
 }

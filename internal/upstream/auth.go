@@ -165,7 +165,6 @@ func (t *authTransport) authorization(
 ) (authz string, fresh bool, err error) {
 	t.mu.Lock()
 	ch := t.ch
-	tok, cached := t.tokens[scope]
 	t.mu.Unlock()
 
 	switch {
@@ -176,14 +175,26 @@ func (t *authTransport) authorization(
 			return "", true, nil
 		}
 		return "Basic " + basicAuth(t.username, t.password), true, nil
-	case cached && t.now().Before(tok.refreshAt):
-		return "Bearer " + tok.value, false, nil
+	}
+	if value, ok := t.cached(scope); ok {
+		return "Bearer " + value, false, nil
 	}
 	value, err := t.token(ctx, ch, scope)
 	if err != nil {
 		return "", true, err
 	}
 	return "Bearer " + value, true, nil
+}
+
+// cached returns the token for scope unless it is due for refresh.
+func (t *authTransport) cached(scope string) (string, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	tok, ok := t.tokens[scope]
+	if !ok || !t.now().Before(tok.refreshAt) {
+		return "", false
+	}
+	return tok.value, true
 }
 
 // learn remembers ch as the remote's way of authenticating and forgets the
@@ -200,6 +211,11 @@ func (t *authTransport) learn(ch *challenge, scope string) {
 // client going away does not fail the others waiting for the same token.
 func (t *authTransport) token(ctx context.Context, ch *challenge, scope string) (string, error) {
 	res := t.flight.DoChan(scope, func() (any, error) {
+		// A fetch that finished between our cache miss and this flight
+		// has left a token behind: use it rather than fetch another.
+		if value, ok := t.cached(scope); ok {
+			return value, nil
+		}
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), t.timeout)
 		defer cancel()
 		return t.fetchToken(fctx, ch, scope)
@@ -260,7 +276,10 @@ func (t *authTransport) fetchToken(ctx context.Context, ch *challenge, scope str
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("fetch token from %s: %w", realm.Host, statusError(resp, oci.ErrDenied))
+		// Not a StatusError: a realm's 404 says nothing about the
+		// repository, so IsNotFound must not see it.
+		kind := kindOf(resp.StatusCode, nil, oci.ErrDenied)
+		return "", fmt.Errorf("fetch token from %s: realm answered %d: %w", realm.Host, resp.StatusCode, kind)
 	}
 
 	// 3. Read the token and cache it until shortly before it expires.

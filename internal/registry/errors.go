@@ -14,10 +14,18 @@ import (
 // errNoRoute answers paths breakwater has no endpoint for. The spec has no
 // code for that; UNSUPPORTED is the closest, with a 404 because the path,
 // not the method, is what is wrong.
-var errNoRoute = &oci.Error{Code: oci.ErrUnsupported.Code, Status: http.StatusNotFound, Message: "no such endpoint"}
+var errNoRoute = &oci.Error{
+	Code:    oci.ErrUnsupported.Code,
+	Status:  http.StatusNotFound,
+	Message: "no such endpoint",
+}
 
 // errInternal is what a client sees of an error that wraps no oci.Error.
-var errInternal = &oci.Error{Code: "UNKNOWN", Status: http.StatusInternalServerError, Message: "internal server error"}
+var errInternal = &oci.Error{
+	Code:    "UNKNOWN",
+	Status:  http.StatusInternalServerError,
+	Message: "internal server error",
+}
 
 // requestError marks an error caused by the request itself, whose text only
 // echoes what the client sent and so may be returned as the detail.
@@ -33,6 +41,16 @@ func badRequest(err error) error { return &requestError{err} }
 // requests again, such as a 429 with a Retry-After header.
 type retryAfter interface {
 	RetryAfter() time.Duration
+}
+
+// retryAfterOf returns how long a rate-limited client should wait, or 0
+// when err is no 429 or does not know.
+func retryAfterOf(err error) time.Duration {
+	var ra retryAfter
+	if !errors.Is(err, oci.ErrTooManyRequests) || !errors.As(err, &ra) {
+		return 0
+	}
+	return ra.RetryAfter()
 }
 
 type errorBody struct {
@@ -58,8 +76,8 @@ func writeError(w http.ResponseWriter, err error) *oci.Error {
 	}
 
 	h := w.Header()
-	if ra := (retryAfter)(nil); errors.Is(err, oci.ErrTooManyRequests) && errors.As(err, &ra) && ra.RetryAfter() > 0 {
-		h.Set("Retry-After", strconv.Itoa(int(math.Ceil(ra.RetryAfter().Seconds()))))
+	if wait := retryAfterOf(err); wait > 0 {
+		h.Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 	}
 	body, _ := json.Marshal(errorBody{Errors: []errorEntry{entry}})
 	h.Set("Content-Type", "application/json")

@@ -81,7 +81,8 @@ func (rt *Router) Route(name, ns string) (cache.Repo, error) {
 	if ns != "" {
 		u := rt.byNS[strings.ToLower(ns)]
 		if u == nil {
-			return cache.Repo{}, badRequest(fmt.Errorf("registry %q is not a configured upstream: %w", ns, oci.ErrNameUnknown))
+			err := fmt.Errorf("registry %q is not a configured upstream: %w", ns, oci.ErrNameUnknown)
+			return cache.Repo{}, badRequest(err)
 		}
 		return u.repo(name), nil
 	}

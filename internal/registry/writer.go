@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"breakwater/internal/telemetry"
@@ -69,21 +70,32 @@ type writerOnly struct{ io.Writer }
 // so a request can be followed through a front proxy, or a new random one.
 func requestID(r *http.Request) string {
 	id := r.Header.Get("X-Request-Id")
-	if id == "" || len(id) > 64 {
+	if id == "" || len(id) > 64 || strings.ContainsFunc(id, notIDChar) {
 		return rand.Text()
-	}
-	for _, c := range id {
-		plain := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.'
-		if !plain {
-			return rand.Text()
-		}
 	}
 	return id
 }
 
+// notIDChar reports characters a request ID must not carry into the log.
+func notIDChar(c rune) bool {
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		return false
+	}
+	return c != '-' && c != '_' && c != '.'
+}
+
 // logRequest writes the one line every request gets, with err, if any,
 // and at the level the caller chose for it.
-func logRequest(log *slog.Logger, level slog.Level, r *http.Request, req *request, w *responseWriter, err error, took time.Duration) {
+func logRequest(
+	log *slog.Logger,
+	level slog.Level,
+	r *http.Request,
+	req *request,
+	w *responseWriter,
+	err error,
+	took time.Duration,
+) {
 	attrs := []slog.Attr{
 		slog.String(telemetry.KeyMethod, r.Method),
 		slog.String(telemetry.KeyPath, r.URL.EscapedPath()),

@@ -26,7 +26,13 @@ import (
 var version string
 
 func main() {
+	// The first SIGINT or SIGTERM starts a graceful shutdown; stop then
+	// restores the default handling, so a second one ends the process.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	err := newRootCmd(os.Stdout, os.Stderr, os.Environ()).ExecuteContext(ctx)
 	stop()
 	if err != nil {

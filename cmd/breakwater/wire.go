@@ -104,7 +104,7 @@ func buildUpstreams(c config.Config, log *slog.Logger) (map[string]*upstream.Cli
 			Password: pass,
 			Timeout:  u.Timeout,
 			Retries:  retries,
-			Logger:   log.With(telemetry.KeyUpstream, u.Name),
+			Logger:   log, // the client adds the upstream's name itself
 		})
 		if err != nil {
 			return nil, nil, fmt.Errorf("upstream %s: %w", u.Name, err)

@@ -84,7 +84,8 @@ type Upstream struct {
 	Username string `yaml:"username"`
 	Password string `yaml:"password"`
 	// PasswordFile is a file whose content (less a trailing newline) is
-	// the password. Mutually exclusive with Password.
+	// the password, read once at start-up; a relative path is relative to
+	// the working directory. Mutually exclusive with Password.
 	PasswordFile string `yaml:"password_file"`
 	// SearchURL is the base URL of the Docker V1 search endpoint
 	// (/v1/search) requests are proxied to. Default https://index.docker.io

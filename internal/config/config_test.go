@@ -128,6 +128,11 @@ upstreams:
 			}),
 		},
 		{
+			name: "a key without a value empties it",
+			yaml: "upstreams:\n  - name: docker.io\n    url: https://registry-1.docker.io\n    aliases:\n    search_url:\n",
+			want: with(func(c *Config) { c.Upstreams[0].Aliases, c.Upstreams[0].SearchURL = nil, "" }),
+		},
+		{
 			name: "lone upstream is the default",
 			yaml: "upstreams:\n  - name: quay.io\n    url: https://quay.io\n",
 			want: with(func(c *Config) {
@@ -169,8 +174,9 @@ func TestYAMLErrors(t *testing.T) {
 		{"list where value expected", "listen: [a, b]\n", "listen: must be a single value"},
 		{"value where list expected", "upstreams: docker.io\n", "upstreams: must be a list"},
 		{"value where mapping expected", "log: debug\n", "log: must be a mapping"},
-		{"key set twice", "listen: a:1\nlisten: b:2\n", "listen"},
+		{"key set twice", "listen: a:1\nlisten: b:2\n", "listen: set twice (line 2)"},
 		{"not yaml", "listen: [\n", "parse yaml"},
+		{"empty upstream list", "upstreams:\n", "upstreams: at least one upstream is required"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -36,6 +36,10 @@ func decodeNode(n *yaml.Node, v reflect.Value, path string) error {
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
+	if n.Tag == "!!null" && v.Kind() == reflect.Slice {
+		v.SetZero() // "aliases:" with no value means none
+		return nil
+	}
 	switch {
 	case v.Kind() == reflect.Struct:
 		return decodeMapping(n, v, path)

@@ -112,7 +112,13 @@ func (c *Cache) join(ctx context.Context, f *fill) (*Blob, error) {
 		if err != nil {
 			return nil, err
 		}
-		return c.openStored(ctx, f.repo, f.d)
+		// Filled before this waiter got here: served from the store, but
+		// still a miss, since it took an upstream request.
+		b, err := c.openStored(ctx, f.repo, f.d)
+		if b != nil {
+			b.Hit = false
+		}
+		return b, err
 	}
 	file, err := os.Open(f.path)
 	f.mu.Unlock()

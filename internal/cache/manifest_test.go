@@ -68,8 +68,9 @@ func TestManifestColdThenWarm(t *testing.T) {
 	if err != nil {
 		t.Fatalf("cold Blob: %v", err)
 	}
-	if b.Hit || b.Stream == nil || b.Size != int64(len(lb)) {
-		t.Errorf("cold Blob: got hit %v stream %v size %d, want a stream of %d bytes", b.Hit, b.Stream != nil, b.Size, len(lb))
+	// A small blob may be stored before the caller joins: then a file.
+	if b.Hit || b.Size != int64(len(lb)) {
+		t.Errorf("cold Blob: got hit %v size %d, want a miss of %d bytes", b.Hit, b.Size, len(lb))
 	}
 	if got, err := readBlob(b); err != nil || string(got) != string(lb) {
 		t.Fatalf("cold Blob read: %d bytes, %v; want %d bytes", len(got), err, len(lb))

@@ -17,6 +17,10 @@
 //
 // One process owns a root: New clears tmp/, which would pull files from
 // under another process spooling there.
+//
+// TODO: nothing stops a second process from opening the same root; a lock
+// file taken in New would turn that mistake into an error at start instead
+// of failed fills.
 package fs
 
 import (
@@ -58,7 +62,7 @@ type Options struct {
 // use; its zero value is not usable, call New.
 type Blobs struct {
 	blobs string // <root>/blobs/sha256
-	tmp   string // <root>/tmp, cleaned
+	tmp   string // <root>/tmp, absolute and clean
 	opts  Options
 }
 

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"fmt"
 	"io"
-	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
@@ -49,66 +47,3 @@ func addConfigFlags(cmd *cobra.Command, f *config.Flags) {
 // loader builds the configuration from the file, the environment and the
 // flags of the command being run.
 type loader func(config.Flags) (config.Config, error)
-
-func newConfigCmd(stdout io.Writer, load loader) *cobra.Command {
-	var f config.Flags
-	cmd := &cobra.Command{
-		Use:   "config",
-		Short: "Print the effective configuration as YAML, secrets masked",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := load(f)
-			if err != nil {
-				return err
-			}
-			b, err := c.YAML()
-			if err != nil {
-				return err
-			}
-			_, err = stdout.Write(b)
-			return err
-		},
-	}
-	addConfigFlags(cmd, &f)
-	return cmd
-}
-
-func newVersionCmd(stdout io.Writer) *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "Print breakwater's version",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, err := fmt.Fprintln(stdout, "breakwater", versionString())
-			return err
-		},
-	}
-}
-
-// versionString is the -ldflags version, or else the module version and
-// VCS revision the Go toolchain recorded.
-func versionString() string {
-	if version != "" {
-		return version
-	}
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	v := info.Main.Version
-	var rev, modified string
-	for _, s := range info.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			if s.Value == "true" {
-				modified = " (modified)"
-			}
-		}
-	}
-	if rev != "" {
-		v += " " + rev + modified
-	}
-	return v
-}

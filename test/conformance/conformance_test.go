@@ -46,7 +46,12 @@ func TestReadOnlyPull(t *testing.T) {
 		before func(t *testing.T)
 		after  func(t *testing.T)
 	}{
-		{name: "cold"},
+		{
+			name: "cold",
+			before: func(t *testing.T) {
+				checkColdReferrers(t, bw.URL, repo, d)
+			},
+		},
 		{
 			name: "warm",
 			after: func(t *testing.T) {

@@ -13,6 +13,15 @@
 // checked and passed; the suite's exit code alone is not trusted, because
 // several configuration mistakes make it exit 0 having tested nothing.
 //
+// In read-only mode the suite checks little more than status codes, so
+// each run also checks the manifest headers (Docker-Content-Digest,
+// Content-Type, Content-Length) and the referrers list against what was
+// seeded, and the warm run fails if any request by digest reached the
+// upstream.
+//
+// install.sh puts the pinned suite in the Go bin directory as
+// `conformance`; BREAKWATER_CONFORMANCE_BIN names another binary.
+//
 // This file and results.go build without the tag so that the parser of the
 // suite's result files is covered by the hermetic tests.
 package conformance

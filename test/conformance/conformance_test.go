@@ -25,8 +25,8 @@ func TestReadOnlyPull(t *testing.T) {
 	d := seed(t, up, repo)
 
 	t.Run("upstream", func(t *testing.T) {
-		// Distribution v3 has no referrers API; breakwater answers it
-		// from the fallback tag, the upstream cannot.
+		// Distribution v3 has no referrers API (404), so the
+		// referrers check runs through breakwater only.
 		direct := d
 		direct.Referrers = nil
 		runSuite(t, bin, target{

@@ -38,10 +38,10 @@ type target struct {
 }
 
 // runSuite runs the suite's read-only group against to and checks its
-// result files. The
-// suite runs in an empty directory of its own because it silently reads an
-// oci-conformance.yaml from its working directory, and with none of the
-// caller's OCI_* variables, which it would read as configuration.
+// result files. The suite runs in an empty directory of its own, because
+// it silently reads an oci-conformance.yaml from its working directory,
+// and with none of the caller's OCI_* variables, which it would read as
+// configuration.
 func runSuite(t *testing.T, bin string, to target, d seedData) {
 	t.Helper()
 	work := t.TempDir()
@@ -66,7 +66,7 @@ func runSuite(t *testing.T, bin string, to target, d seedData) {
 		// suite checks it matches). The manifest twin of this switch
 		// cannot be used: in read-only mode the suite never looks at
 		// the manifest response headers, so it would always fail;
-		// checkManifests covers them instead.
+		// checkHeaders covers them instead.
 		"OCI_API_BLOBS_DIGEST_HEADER=true",
 		"OCI_RO_DATA_TAGS=" + strings.Join(d.Tags, " "),
 		"OCI_RO_DATA_MANIFESTS=" + strings.Join(d.Manifests, " "),

@@ -64,7 +64,8 @@ type RateLimit struct {
 	UpdatedAt time.Time
 }
 
-// Client is a client of one remote registry. It is safe for concurrent use.
+// Client is a client of one remote registry, made by New (the zero value
+// is not usable). It is safe for concurrent use.
 type Client struct {
 	name    string
 	base    *url.URL

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -184,7 +185,11 @@ func (c *Cache) copyFill(ctx context.Context, up Upstream, f *fill) error {
 	// can fill the disk before the digest check fails.
 	verifier := f.d.Verifier()
 	n, err := io.Copy(&fillWriter{f: f, file: tmp, hash: verifier}, src)
-	if err != nil {
+	var werr *spoolError
+	switch {
+	case errors.As(err, &werr):
+		return fmt.Errorf("write blob spool file: %w", werr.err)
+	case err != nil:
 		return fmt.Errorf("copy blob %s from %s: %w", f.d, f.repo.Upstream, unavailable(err))
 	}
 	if size >= 0 && n != size {
@@ -262,8 +267,16 @@ type fillWriter struct {
 	hash io.Writer
 }
 
+// spoolError is a local write failure, which is not the upstream's fault.
+type spoolError struct{ err error }
+
+func (e *spoolError) Error() string { return e.err.Error() }
+
 func (w *fillWriter) Write(p []byte) (int, error) {
 	n, err := w.file.Write(p)
+	if err != nil {
+		err = &spoolError{err}
+	}
 	w.hash.Write(p[:n])
 	w.f.mu.Lock()
 	w.f.written += int64(n)

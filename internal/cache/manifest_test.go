@@ -342,3 +342,44 @@ func notFound(code string) func(http.ResponseWriter, *http.Request) bool {
 		return true
 	}
 }
+
+func TestConcurrentStaleTagRevalidatesOnce(t *testing.T) {
+	e := newEnv(t)
+	ctx := testContext(t)
+	d := e.push("v1", randomImage(t, 512, 1))
+	if _, err := e.cache.Manifest(ctx, e.repo, tagRef("v1")); err != nil {
+		t.Fatalf("cold Manifest: %v", err)
+	}
+	e.resetCounts()
+	e.clock.Advance(testTagMaxAge + 1)
+
+	const callers = 10
+	release := make(chan struct{})
+	e.setIntercept(func(w http.ResponseWriter, r *http.Request) bool {
+		<-release
+		return false
+	})
+	var joined sync.WaitGroup
+	joined.Add(callers)
+	e.cache.joinedFlight = func(string) { joined.Done() }
+	errs := make(chan error, callers)
+	for range callers {
+		go func() {
+			m, err := e.cache.Manifest(ctx, e.repo, tagRef("v1"))
+			if err == nil && m.Digest != d {
+				err = errors.New("wrong digest " + m.Digest.String())
+			}
+			errs <- err
+		}()
+	}
+	joined.Wait()
+	close(release)
+	for range callers {
+		if err := <-errs; err != nil {
+			t.Errorf("Manifest: %v", err)
+		}
+	}
+	if h, g := e.count("HEAD", "manifests"), e.count("GET", "manifests"); h != 1 || g != 0 {
+		t.Errorf("%d concurrent callers of a stale tag: got %d HEAD %d GET, want 1 HEAD 0 GET", callers, h, g)
+	}
+}

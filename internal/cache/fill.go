@@ -193,10 +193,12 @@ func (c *Cache) copyFill(ctx context.Context, up Upstream, f *fill) error {
 		return fmt.Errorf("copy blob %s from %s: %w", f.d, f.repo.Upstream, unavailable(err))
 	}
 	if size >= 0 && n != size {
-		return fmt.Errorf("copy blob %s from %s: got %d bytes, want %d: %w", f.d, f.repo.Upstream, n, size, oci.ErrUnavailable)
+		return fmt.Errorf("copy blob %s from %s: got %d bytes, want %d: %w",
+			f.d, f.repo.Upstream, n, size, oci.ErrUnavailable)
 	}
 	if !verifier.Verified() {
-		return fmt.Errorf("verify blob %s from %s: content does not match digest: %w", f.d, f.repo.Upstream, oci.ErrUnavailable)
+		return fmt.Errorf("verify blob %s from %s: content does not match digest: %w",
+			f.d, f.repo.Upstream, oci.ErrUnavailable)
 	}
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("write blob spool file: %w", err)

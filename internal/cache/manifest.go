@@ -35,7 +35,12 @@ func (c *Cache) Manifest(ctx context.Context, repo Repo, ref oci.Reference) (*Ma
 	return c.manifestByTag(ctx, up, repo, ref.Tag)
 }
 
-func (c *Cache) manifestByDigest(ctx context.Context, up Upstream, repo Repo, d digest.Digest) (*Manifest, error) {
+func (c *Cache) manifestByDigest(
+	ctx context.Context,
+	up Upstream,
+	repo Repo,
+	d digest.Digest,
+) (*Manifest, error) {
 	m, err := c.cachedManifest(ctx, repo, d)
 	if err == nil || !errors.Is(err, store.ErrNotFound) {
 		return m, err
@@ -43,7 +48,8 @@ func (c *Cache) manifestByDigest(ctx context.Context, up Upstream, repo Repo, d 
 	if err := c.knownMissing(repo, d.String()); err != nil {
 		return nil, err
 	}
-	return c.shared(ctx, "digest\x00"+repo.String()+"@"+d.String(), func(ctx context.Context) (*Manifest, error) {
+	key := "digest\x00" + repo.String() + "@" + d.String()
+	return c.shared(ctx, key, func(ctx context.Context) (*Manifest, error) {
 		// A flight that ended just before this one began may have stored it.
 		if m, err := c.cachedManifest(ctx, repo, d); err == nil {
 			return m, nil
@@ -165,7 +171,12 @@ func (c *Cache) putTag(ctx context.Context, repo Repo, tag string, m *Manifest) 
 }
 
 // fetchManifest fetches ref from the upstream and stores it.
-func (c *Cache) fetchManifest(ctx context.Context, up Upstream, repo Repo, ref oci.Reference) (*Manifest, error) {
+func (c *Cache) fetchManifest(
+	ctx context.Context,
+	up Upstream,
+	repo Repo,
+	ref oci.Reference,
+) (*Manifest, error) {
 	body, desc, err := up.Manifest(ctx, repo.Path, ref)
 	if err != nil {
 		c.rememberNotFound(repo, ref.String(), err)
@@ -285,7 +296,11 @@ func (c *Cache) cachedManifest(ctx context.Context, repo Repo, d digest.Digest) 
 // runs detached from the first caller's cancellation, so one client going
 // away does not fail the others; each caller stops waiting when its own
 // ctx ends.
-func (c *Cache) shared(ctx context.Context, key string, fn func(context.Context) (*Manifest, error)) (*Manifest, error) {
+func (c *Cache) shared(
+	ctx context.Context,
+	key string,
+	fn func(context.Context) (*Manifest, error),
+) (*Manifest, error) {
 	ch := c.flights.DoChan(key, func() (any, error) {
 		fctx, cancel := c.detach(ctx)
 		defer cancel()

@@ -70,7 +70,12 @@ func page(tags []string, last string, n int) []string {
 // TODO: an index built from the cache lacks the referrers' annotations,
 // which are not recorded; signature tools that select by annotation will
 // not find theirs while the upstream is unreachable.
-func (c *Cache) Referrers(ctx context.Context, repo Repo, d digest.Digest, artifactType string) ([]byte, error) {
+func (c *Cache) Referrers(
+	ctx context.Context,
+	repo Repo,
+	d digest.Digest,
+	artifactType string,
+) ([]byte, error) {
 	up, err := c.upstream(repo)
 	if err != nil {
 		return nil, err
@@ -109,7 +114,12 @@ type referrerEntry struct {
 	ArtifactType string        `json:"artifactType,omitempty"`
 }
 
-func (c *Cache) cachedReferrers(ctx context.Context, repo Repo, d digest.Digest, artifactType string) ([]byte, error) {
+func (c *Cache) cachedReferrers(
+	ctx context.Context,
+	repo Repo,
+	d digest.Digest,
+	artifactType string,
+) ([]byte, error) {
 	recs, err := c.opts.Meta.Referrers(ctx, repo.String(), d)
 	if err != nil {
 		return nil, fmt.Errorf("list cached referrers of %s@%s: %w", repo, d, err)

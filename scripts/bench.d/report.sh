@@ -91,6 +91,7 @@ write_machine() {
 		printf 'skopeo\t%s\n' "$(skopeo --version | awk '{print $NF}')"
 		printf 'curl\t%s\n' "$(curl --version | awk 'NR == 1 {print $2}')"
 		printf 'crane\t%s\n' "$(crane version)"
+		printf 'load average\t%s at start, %s at end (1, 5, 15 min)\n' "$load_start" "$(cut -d' ' -f1-3 /proc/loadavg)"
 		printf 'runs\t%s warm blob GETs, %s pulls\n' "$runs" "$pull_runs"
 	} >"$file"
 }

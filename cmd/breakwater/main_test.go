@@ -80,20 +80,24 @@ func TestConfigCommand(t *testing.T) {
 func TestInvalidConfig(t *testing.T) {
 	badKey := writeFile(t, "cache:\n  tag_max_agee: 5m\n")
 	badURL := writeFile(t, "upstreams:\n  - name: docker.io\n    url: https://registry-1.docker.io\n  - name: ghcr.io\n    url: ghcr.io\n")
+	both, serve := []string{"config", "serve"}, []string{"serve"}
 	tests := []struct {
-		name    string
-		environ []string
-		args    []string
-		want    string
+		name     string
+		commands []string
+		environ  []string
+		args     []string
+		want     string
 	}{
-		{"unknown key", nil, []string{"--config", badKey}, "cache.tag_max_agee: unknown key"},
-		{"bad url", nil, []string{"--config", badURL}, "upstreams[1].url: must be an absolute http or https URL"},
-		{"bad env", []string{"BREAKWATER_CACHE_TAG_MAX_AGE=0s"}, nil, "cache.tag_max_age: must be positive"},
-		{"bad flag value", nil, []string{"--upstream", "registry-1.docker.io"}, "upstreams[0].url: must be an absolute http or https URL"},
-		{"missing file", nil, []string{"--config", "/nonexistent/breakwater.yaml"}, "/nonexistent/breakwater.yaml"},
+		{"unknown key", both, nil, []string{"--config", badKey}, "cache.tag_max_agee: unknown key"},
+		{"bad url", both, nil, []string{"--config", badURL}, "upstreams[1].url: must be an absolute http or https URL"},
+		{"bad env", both, []string{"BREAKWATER_CACHE_TAG_MAX_AGE=0s"}, nil, "cache.tag_max_age: must be positive"},
+		{"bad flag value", both, nil, []string{"--upstream", "registry-1.docker.io"}, "upstreams[0].url: must be an absolute http or https URL"},
+		{"missing file", both, nil, []string{"--config", "/nonexistent/breakwater.yaml"}, "/nonexistent/breakwater.yaml"},
+		// config only prints the path; serve reads the file and must stop.
+		{"missing password_file", serve, []string{"BREAKWATER_UPSTREAM_USERNAME=u", "BREAKWATER_UPSTREAM_PASSWORD_FILE=/nonexistent/token"}, []string{"--listen", "127.0.0.1:0"}, "read password_file of upstream docker.io"},
 	}
 	for _, tt := range tests {
-		for _, command := range []string{"config", "serve"} {
+		for _, command := range tt.commands {
 			t.Run(tt.name+"/"+command, func(t *testing.T) {
 				args := append([]string{command, "--data", t.TempDir()}, tt.args...)
 				_, _, err := run(t, tt.environ, args...)

@@ -36,6 +36,19 @@ type app struct {
 //
 // Nothing here contacts an upstream.
 func build(c config.Config, log *slog.Logger) (*app, error) {
+	// 1. Upstream clients and routing first: they only read the config
+	//    (and password files), so a mistake there opens no store.
+	clients, routes, err := buildUpstreams(c, log)
+	if err != nil {
+		return nil, err
+	}
+	def := c.DefaultUpstream()
+	router, err := registry.NewRouter(def.Name, routes...)
+	if err != nil {
+		return nil, fmt.Errorf("route upstreams: %w", err)
+	}
+
+	// 2. The stores under the data directory.
 	if err := os.MkdirAll(c.Data, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
@@ -43,15 +56,12 @@ func build(c config.Config, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open blob store: %w", err)
 	}
-	clients, routes, err := buildUpstreams(c, log)
-	if err != nil {
-		return nil, err
-	}
 	meta, err := sqlite.Open(filepath.Join(c.Data, "meta.db"))
 	if err != nil {
 		return nil, fmt.Errorf("open metadata store: %w", err)
 	}
 
+	// 3. The cache over both, and the handler over the cache.
 	upstreams := make(map[string]cache.Upstream, len(clients))
 	for name, cl := range clients {
 		upstreams[name] = cl
@@ -64,13 +74,6 @@ func build(c config.Config, log *slog.Logger) (*app, error) {
 		NegativeTTL: c.Cache.NegativeTTL,
 		Logger:      log,
 	})
-
-	def := c.DefaultUpstream()
-	router, err := registry.NewRouter(def.Name, routes...)
-	if err != nil {
-		meta.Close()
-		return nil, fmt.Errorf("route upstreams: %w", err)
-	}
 	opts := registry.Options{Logger: log}
 	if def.SearchURL != "" {
 		opts.Search, opts.SearchURL = clients[def.Name], def.SearchURL

@@ -120,7 +120,7 @@ write_markdown() {
 	row "warm 1 GiB blob, MB/s ($runs GETs)" warm_blob_1g
 	row "server CPU per warm 1 GiB GET, ms" warm_blob_1g_cpu
 	row "cold 1 GiB blob, MB/s (1 GET)" cold_blob_1g
-	row "cold 100 MiB blob, MB/s (1 GET)" cold_blob_100m
+	row "cold 100 MiB blob, MB/s ($pull_runs GETs)" cold_blob_100m
 	row "Debian 12 pull, cold cache, s ($pull_runs pulls)" pull_cold
 	row "Debian 12 pull, warm cache, s ($pull_runs pulls)" pull_warm
 	row "Debian 12 pull from the upstream itself, s" pull_direct

@@ -34,6 +34,7 @@ func TestBoundaries(t *testing.T) {
 		{"internal/upstream", []string{"internal/cache", "internal/store", "internal/registry", "internal/config"}},
 		{"internal/store", []string{"internal/cache", "internal/upstream", "internal/registry", "net/http"}},
 		{"internal/config", []string{"internal/cache", "internal/upstream", "internal/registry", "internal/store"}},
+		{"internal/policy", []string{"net/http", "internal/store", "database/sql"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.pkg, func(t *testing.T) {

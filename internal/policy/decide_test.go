@@ -41,10 +41,31 @@ func match(policy string, a Action, fs ...inventory.Finding) Match {
 	return Match{Policy: policy, Action: a, Findings: fs}
 }
 
+// verdict is the Verdict an input from input gets: its 120 components and
+// n findings counted.
+func verdict(r Result, reason string, n int, ms ...Match) Verdict {
+	return Verdict{Result: r, Reason: reason, Matches: ms, Components: 120, Findings: n}
+}
+
+func waived(v Verdict, w Waiver) Verdict {
+	v.Waiver = &w
+	return v
+}
+
+func cachedBefore(v Verdict) Verdict {
+	v.CachedBeforeFirewall = true
+	return v
+}
+
 func TestDecide(t *testing.T) {
-	bomb := errors.New("read layer: decompression bomb")
-	failed := func(in *Input) { in.InspectionErr = bomb }
-	waiver := Waiver{Digest: imageID, Reason: "vendor image, fix scheduled"}
+	var (
+		bomb    = errors.New("read layer: decompression bomb")
+		failed  = func(in *Input) { in.InspectionErr = bomb }
+		waiver  = Waiver{Digest: imageID, Reason: "vendor image, fix scheduled"}
+		mal     = []inventory.Finding{malware}
+		onMal   = match("malware", ActionFail, malware)
+		blocked = verdict(ResultQuarantine, "malware", 1, onMal)
+	)
 	tests := []struct {
 		name     string
 		findings []inventory.Finding
@@ -54,55 +75,52 @@ func TestDecide(t *testing.T) {
 		// Modes.
 		{
 			name:     "off allows without looking",
-			findings: []inventory.Finding{malware},
+			findings: mal,
 			change:   func(in *Input) { in.Mode = ModeOff },
-			want:     Verdict{Result: ResultAllow, Components: 120, Findings: 1},
+			want:     verdict(ResultAllow, "", 1),
 		},
 		{
 			name:     "audit serves and records",
-			findings: []inventory.Finding{malware},
+			findings: mal,
 			change:   func(in *Input) { in.Mode = ModeAudit },
-			want:     Verdict{Result: ResultAudit, Reason: "malware", Matches: []Match{match("malware", ActionFail, malware)}, Components: 120, Findings: 1},
+			want:     verdict(ResultAudit, "malware", 1, onMal),
 		},
 		{
 			name:     "quarantine blocks",
-			findings: []inventory.Finding{malware},
-			want:     Verdict{Result: ResultQuarantine, Reason: "malware", Matches: []Match{match("malware", ActionFail, malware)}, Components: 120, Findings: 1},
+			findings: mal,
+			want:     blocked,
 		},
 		{
 			name:     "an empty mode fails closed as quarantine",
-			findings: []inventory.Finding{malware},
+			findings: mal,
 			change:   func(in *Input) { in.Mode = "" },
-			want:     Verdict{Result: ResultQuarantine, Reason: "malware", Matches: []Match{match("malware", ActionFail, malware)}, Components: 120, Findings: 1},
+			want:     blocked,
 		},
 
 		// Actions and reasons.
 		{
 			name:     "warn audits in quarantine mode",
 			findings: []inventory.Finding{highFixable},
-			want:     Verdict{Result: ResultAudit, Reason: "fixable", Matches: []Match{match("fixable", ActionWarn, highFixable)}, Components: 120, Findings: 1},
+			want: verdict(ResultAudit, "fixable", 1,
+				match("fixable", ActionWarn, highFixable)),
 		},
 		{
 			name:     "none is recorded and allows",
 			findings: []inventory.Finding{lowOpen},
-			want:     Verdict{Result: ResultAllow, Matches: []Match{match("trial", ActionNone, lowOpen)}, Components: 120, Findings: 1},
+			want: verdict(ResultAllow, "", 1,
+				match("trial", ActionNone, lowOpen)),
 		},
 		{
 			name: "nothing fires",
-			want: Verdict{Result: ResultAllow, Components: 120},
+			want: verdict(ResultAllow, "", 0),
 		},
 		{
 			name:     "the first fail policy in policy order names the reason",
 			findings: []inventory.Finding{criticalOpen, highFixable, malware},
-			want: Verdict{
-				Result: ResultQuarantine, Reason: "malware",
-				Matches: []Match{
-					match("malware", ActionFail, malware),
-					match("critical", ActionFail, criticalOpen),
-					match("fixable", ActionWarn, highFixable),
-				},
-				Components: 120, Findings: 3,
-			},
+			want: verdict(ResultQuarantine, "malware", 3,
+				onMal,
+				match("critical", ActionFail, criticalOpen),
+				match("fixable", ActionWarn, highFixable)),
 		},
 		{
 			name:     "a fail policy names the audit reason before a warn one",
@@ -111,11 +129,9 @@ func TestDecide(t *testing.T) {
 				in.Mode = ModeAudit
 				in.Policies = Set{testPolicies[2], testPolicies[1]}
 			},
-			want: Verdict{
-				Result: ResultAudit, Reason: "critical",
-				Matches:    []Match{match("fixable", ActionWarn, highFixable), match("critical", ActionFail, criticalOpen)},
-				Components: 120, Findings: 2,
-			},
+			want: verdict(ResultAudit, "critical", 2,
+				match("fixable", ActionWarn, highFixable),
+				match("critical", ActionFail, criticalOpen)),
 		},
 		{
 			name:     "an unknown action counts as fail",
@@ -123,39 +139,45 @@ func TestDecide(t *testing.T) {
 			change: func(in *Input) {
 				in.Policies = Set{{Name: "typo", Conditions: Conditions{Fixable: true}, Action: "block"}}
 			},
-			want: Verdict{Result: ResultQuarantine, Reason: "typo", Matches: []Match{match("typo", "block", highFixable)}, Components: 120, Findings: 1},
+			want: verdict(ResultQuarantine, "typo", 1,
+				match("typo", "block", highFixable)),
 		},
 
 		// Failed inspections.
 		{
 			name:     "inspection failed fails closed and ignores findings",
-			findings: []inventory.Finding{malware},
+			findings: mal,
 			change:   failed,
-			want:     Verdict{Result: ResultInspectionFailed, Reason: ReasonInspectionFailed, Components: 120, Findings: 1},
+			want:     verdict(ResultInspectionFailed, ReasonInspectionFailed, 1),
 		},
 		{
 			name:   "inspection failed fails open where set",
 			change: func(in *Input) { failed(in); in.FailOpen = true },
-			want:   Verdict{Result: ResultAudit, Reason: ReasonInspectionFailed, Components: 120},
+			want:   verdict(ResultAudit, ReasonInspectionFailed, 0),
 		},
 		{
 			name:   "inspection failed in audit mode is served",
 			change: func(in *Input) { failed(in); in.Mode = ModeAudit },
-			want:   Verdict{Result: ResultAudit, Reason: ReasonInspectionFailed, Components: 120},
+			want:   verdict(ResultAudit, ReasonInspectionFailed, 0),
 		},
 		{
 			name:   "inspection failed in off mode is served",
 			change: func(in *Input) { failed(in); in.Mode = ModeOff },
-			want:   Verdict{Result: ResultAllow, Components: 120},
+			want:   verdict(ResultAllow, "", 0),
 		},
 		{
 			name: "a policy on failed inspections blocks even where failing open",
 			change: func(in *Input) {
 				failed(in)
 				in.FailOpen = true
-				in.Policies = Set{{Name: "uninspectable", Conditions: Conditions{InspectionFailed: true, Repositories: []string{"docker.io/**"}}, Action: ActionFail}}
+				in.Policies = Set{{
+					Name:       "uninspectable",
+					Conditions: Conditions{InspectionFailed: true, Repositories: []string{"docker.io/**"}},
+					Action:     ActionFail,
+				}}
 			},
-			want: Verdict{Result: ResultQuarantine, Reason: "uninspectable", Matches: []Match{match("uninspectable", ActionFail)}, Components: 120},
+			want: verdict(ResultQuarantine, "uninspectable", 0,
+				match("uninspectable", ActionFail)),
 		},
 		{
 			name: "a policy on failed inspections names the reason",
@@ -163,76 +185,79 @@ func TestDecide(t *testing.T) {
 				failed(in)
 				in.Policies = Set{{Name: "uninspectable", Conditions: Conditions{InspectionFailed: true}, Action: ActionFail}}
 			},
-			want: Verdict{Result: ResultInspectionFailed, Reason: "uninspectable", Matches: []Match{match("uninspectable", ActionFail)}, Components: 120},
+			want: verdict(ResultInspectionFailed, "uninspectable", 0,
+				match("uninspectable", ActionFail)),
 		},
 
 		// Images cached before the firewall.
 		{
 			name:     "cached before the firewall is audited, not quarantined",
-			findings: []inventory.Finding{malware},
+			findings: mal,
 			change:   func(in *Input) { in.CachedBeforeFirewall = true },
-			want:     Verdict{Result: ResultAudit, Reason: "malware", Matches: []Match{match("malware", ActionFail, malware)}, CachedBeforeFirewall: true, Components: 120, Findings: 1},
+			want:     cachedBefore(verdict(ResultAudit, "malware", 1, onMal)),
 		},
 		{
 			name:   "cached before the firewall is served when inspection fails",
 			change: func(in *Input) { failed(in); in.CachedBeforeFirewall = true },
-			want:   Verdict{Result: ResultAudit, Reason: ReasonInspectionFailed, CachedBeforeFirewall: true, Components: 120},
+			want:   cachedBefore(verdict(ResultAudit, ReasonInspectionFailed, 0)),
 		},
 		{
 			name:   "cached before the firewall and clean is a plain allow",
 			change: func(in *Input) { in.CachedBeforeFirewall = true },
-			want:   Verdict{Result: ResultAllow, Components: 120},
+			want:   verdict(ResultAllow, "", 0),
 		},
 
 		// Waivers.
 		{
 			name:     "a waiver without expiry allows",
-			findings: []inventory.Finding{malware},
+			findings: mal,
 			change:   func(in *Input) { in.Waivers = []Waiver{waiver} },
-			want:     Verdict{Result: ResultAllow, Reason: "malware", Matches: []Match{match("malware", ActionFail, malware)}, Waiver: &waiver, Components: 120, Findings: 1},
+			want:     waived(verdict(ResultAllow, "malware", 1, onMal), waiver),
 		},
 		{
 			name:     "a waiver before its expiry allows",
-			findings: []inventory.Finding{malware},
+			findings: mal,
 			change: func(in *Input) {
 				in.Waivers = []Waiver{{Digest: imageID, Expires: now.Add(time.Second)}}
 			},
-			want: Verdict{Result: ResultAllow, Reason: "malware", Matches: []Match{match("malware", ActionFail, malware)}, Waiver: &Waiver{Digest: imageID, Expires: now.Add(time.Second)}, Components: 120, Findings: 1},
+			want: waived(verdict(ResultAllow, "malware", 1, onMal),
+				Waiver{Digest: imageID, Expires: now.Add(time.Second)}),
 		},
 		{
 			name:     "a waiver at its expiry no longer applies",
-			findings: []inventory.Finding{malware},
+			findings: mal,
 			change:   func(in *Input) { in.Waivers = []Waiver{{Digest: imageID, Expires: now}} },
-			want:     Verdict{Result: ResultQuarantine, Reason: "malware", Matches: []Match{match("malware", ActionFail, malware)}, Components: 120, Findings: 1},
+			want:     blocked,
 		},
 		{
 			name:     "a waiver for another digest does not apply",
-			findings: []inventory.Finding{malware},
+			findings: mal,
 			change:   func(in *Input) { in.Waivers = []Waiver{{Digest: imageID + "0"}} },
-			want:     Verdict{Result: ResultQuarantine, Reason: "malware", Matches: []Match{match("malware", ActionFail, malware)}, Components: 120, Findings: 1},
+			want:     blocked,
 		},
 		{
 			name:     "an empty waiver does not release an image without digest",
-			findings: []inventory.Finding{malware},
+			findings: mal,
 			change:   func(in *Input) { in.Digest = ""; in.Waivers = []Waiver{{}} },
-			want:     Verdict{Result: ResultQuarantine, Reason: "malware", Matches: []Match{match("malware", ActionFail, malware)}, Components: 120, Findings: 1},
+			want:     blocked,
 		},
 		{
 			name:     "a waiver leaves an audit an audit",
 			findings: []inventory.Finding{highFixable},
 			change:   func(in *Input) { in.Waivers = []Waiver{waiver} },
-			want:     Verdict{Result: ResultAudit, Reason: "fixable", Matches: []Match{match("fixable", ActionWarn, highFixable)}, Components: 120, Findings: 1},
+			want: verdict(ResultAudit, "fixable", 1,
+				match("fixable", ActionWarn, highFixable)),
 		},
 		{
 			name:   "a waiver releases a failed inspection",
 			change: func(in *Input) { failed(in); in.Waivers = []Waiver{waiver} },
-			want:   Verdict{Result: ResultAllow, Reason: ReasonInspectionFailed, Waiver: &waiver, Components: 120},
+			want:   waived(verdict(ResultAllow, ReasonInspectionFailed, 0), waiver),
 		},
 		{
 			name:     "a waiver wins over being cached before the firewall",
-			findings: []inventory.Finding{malware},
+			findings: mal,
 			change:   func(in *Input) { in.Waivers = []Waiver{waiver}; in.CachedBeforeFirewall = true },
-			want:     Verdict{Result: ResultAllow, Reason: "malware", Matches: []Match{match("malware", ActionFail, malware)}, Waiver: &waiver, Components: 120, Findings: 1},
+			want:     waived(verdict(ResultAllow, "malware", 1, onMal), waiver),
 		},
 	}
 	for _, tt := range tests {

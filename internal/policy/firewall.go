@@ -1,5 +1,7 @@
 package policy
 
+import "slices"
+
 // Mode is how a repository runs the firewall.
 type Mode string
 
@@ -71,4 +73,16 @@ func (f Firewall) For(repo string) Settings {
 // already-served images served.
 func DefaultFirewall() Firewall {
 	return Firewall{Mode: ModeQuarantine}
+}
+
+// WithMode returns f with every repository in mode m, rules included, for
+// a command-line override such as serve --firewall audit. Rules keep their
+// other settings.
+func (f Firewall) WithMode(m Mode) Firewall {
+	f.Mode = m
+	f.Repositories = slices.Clone(f.Repositories)
+	for i := range f.Repositories {
+		f.Repositories[i].Mode = m
+	}
+	return f
 }

@@ -34,3 +34,25 @@ func TestFirewallFor(t *testing.T) {
 		})
 	}
 }
+
+func TestFirewallWithMode(t *testing.T) {
+	f := Firewall{
+		Mode: ModeQuarantine,
+		Repositories: []RepositoryRule{
+			{Match: "docker.io/library/*", Mode: ModeAudit, FailOpen: true},
+			{Match: "ghcr.io/**"},
+		},
+	}
+	got := f.WithMode(ModeOff)
+	for _, repo := range []string{"docker.io/library/nginx", "ghcr.io/org/app", "quay.io/org/app"} {
+		if m := got.For(repo).Mode; m != ModeOff {
+			t.Errorf("WithMode(off).For(%q).Mode = %s, want off", repo, m)
+		}
+	}
+	if !got.For("docker.io/library/nginx").FailOpen {
+		t.Errorf("WithMode dropped a rule's fail_open")
+	}
+	if f.Repositories[0].Mode != ModeAudit {
+		t.Errorf("WithMode changed the original's rules: mode %s, want audit", f.Repositories[0].Mode)
+	}
+}

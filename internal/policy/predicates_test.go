@@ -81,7 +81,8 @@ func TestSeverityAtLeast(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := severityAtLeast(tt.f, tt.want); got != tt.ok {
-				t.Errorf("severityAtLeast(score %v scored %v word %q, %d) = %v, want %v", tt.f.Score, tt.f.Scored, tt.f.Severity, tt.want, got, tt.ok)
+				t.Errorf("severityAtLeast(score %v scored %v word %q, %d) = %v, want %v",
+					tt.f.Score, tt.f.Scored, tt.f.Severity, tt.want, got, tt.ok)
 			}
 		})
 	}

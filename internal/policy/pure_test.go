@@ -13,7 +13,11 @@ import (
 // clock, so "now" always comes from the caller. Which packages it may
 // import is checked in internal/archtest.
 func TestNoClock(t *testing.T) {
-	clock := map[string]bool{"Now": true, "Since": true, "Until": true, "Sleep": true, "After": true, "Tick": true, "NewTimer": true, "NewTicker": true, "AfterFunc": true}
+	clock := map[string]bool{
+		"Now": true, "Since": true, "Until": true,
+		"Sleep": true, "After": true, "Tick": true,
+		"NewTimer": true, "NewTicker": true, "AfterFunc": true,
+	}
 	files, err := filepath.Glob("*.go")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("list sources: %v, %d files", err, len(files))
@@ -33,7 +37,8 @@ func TestNoClock(t *testing.T) {
 				return true
 			}
 			if x, ok := sel.X.(*ast.Ident); ok && x.Name == "time" && clock[sel.Sel.Name] {
-				t.Errorf("%s calls time.%s; take the time from Input instead", fset.Position(sel.Pos()), sel.Sel.Name)
+				t.Errorf("%s calls time.%s; take the time from Input instead",
+					fset.Position(sel.Pos()), sel.Sel.Name)
 			}
 			return true
 		})

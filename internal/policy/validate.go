@@ -45,7 +45,9 @@ func (s Set) Validate() error {
 		case p.Name == "":
 			ps.add(at+".name", "must not be empty")
 		case len(p.Name) > maxPolicyName || !policyName.MatchString(p.Name):
-			ps.add(at+".name", "%q must be at most %d lower-case letters, digits, and single . _ or - between them, since clients may be shown it", p.Name, maxPolicyName)
+			ps.add(at+".name",
+				"%q must be lower-case letters and digits with single . _ or - between, at most %d long",
+				p.Name, maxPolicyName)
 		case owner[p.Name] != "":
 			ps.add(at+".name", "%q is already used by %s", p.Name, owner[p.Name])
 		default:
@@ -75,7 +77,8 @@ func (c Conditions) validate(ps *problems, at string) {
 	validateStatuses(ps, at+".except_status", c.ExceptStatus)
 	for i, s := range c.ExceptStatus {
 		if slices.Contains(c.Status, s) {
-			ps.add(fmt.Sprintf("%s.except_status[%d]", at, i), "%q is also in status, so no finding can match", s)
+			ps.add(fmt.Sprintf("%s.except_status[%d]", at, i),
+				"%q is also in status, so no finding can match", s)
 		}
 	}
 	for i, id := range c.IDs {
@@ -94,14 +97,16 @@ func (c Conditions) validate(ps *problems, at string) {
 	validatePatterns(ps, at+".repositories", c.Repositories)
 	validatePatterns(ps, at+".except_repositories", c.ExceptRepositories)
 	if c.InspectionFailed && len(c.findingTests()) > 0 {
-		ps.add(at+".inspection_failed", "cannot be combined with finding conditions: a failed inspection has no findings")
+		ps.add(at+".inspection_failed",
+			"cannot be combined with finding conditions: a failed inspection has no findings")
 	}
 }
 
 func validateStatuses(ps *problems, at string, list []string) {
 	for i, s := range list {
 		if !slices.Contains(statuses, s) {
-			ps.add(fmt.Sprintf("%s[%d]", at, i), "must be one of fixed, open, no-dsa, ignored, unimportant, will-not-fix, not %q", s)
+			ps.add(fmt.Sprintf("%s[%d]", at, i),
+				"must be one of fixed, open, no-dsa, ignored, unimportant, will-not-fix, not %q", s)
 		}
 	}
 }
@@ -128,12 +133,14 @@ func (f Firewall) Validate() error {
 		if err := checkPattern(r.Match); err != nil {
 			ps.add(at+".match", "%q %v", r.Match, err)
 		} else if owner[r.Match] != "" {
-			ps.add(at+".match", "%q is already used by %s, so this rule never applies", r.Match, owner[r.Match])
+			ps.add(at+".match",
+				"%q is already used by %s, so this rule never applies", r.Match, owner[r.Match])
 		} else {
 			owner[r.Match] = at
 		}
 		if r.Mode != "" && !r.Mode.valid() {
-			ps.add(at+".mode", "must be off, audit or quarantine, or left out for firewall.mode, not %q", r.Mode)
+			ps.add(at+".mode",
+				"must be off, audit or quarantine, or left out for firewall.mode, not %q", r.Mode)
 		}
 	}
 	return errors.Join(ps...)

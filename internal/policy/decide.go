@@ -79,7 +79,8 @@ type Verdict struct {
 	// Reason is the stable public reason for a verdict other than a plain
 	// allow: the name of the first policy that fired with the deciding
 	// action, or ReasonInspectionFailed. It carries no finding detail, so
-	// a blocked client may be shown it; it stays set when a waiver or the
+	// a blocked client may be shown it (a name Set.Validate would refuse
+	// shows as ReasonUnnamed); it stays set when a waiver or the
 	// image's age before the firewall turned a block into a serve, so the
 	// record says what was let through.
 	Reason string `json:"reason,omitempty"`
@@ -91,7 +92,9 @@ type Verdict struct {
 	// CachedBeforeFirewall is set when a block was audited instead because
 	// the image was cached before the firewall was on.
 	CachedBeforeFirewall bool `json:"cached_before_firewall,omitempty"`
-	// Components and Findings count the evidence the verdict rests on.
+	// Components and Findings count the evidence the verdict rests on; a
+	// failed inspection's findings are not counted, since they are not
+	// judged.
 	Components int `json:"components"`
 	Findings   int `json:"findings"`
 }
@@ -120,16 +123,18 @@ type Match struct {
 // An action other than warn or none counts as fail, so an invalid policy
 // blocks rather than serves.
 func Decide(in Input) Verdict {
-	v := Verdict{Result: ResultAllow, Components: in.Components, Findings: len(in.Findings)}
+	// A failed inspection's findings are partial at best; judging them
+	// would make the verdict depend on how far it got.
+	findings := in.Findings
+	if inspectionFailed(in.InspectionErr) {
+		findings = nil
+	}
+	v := Verdict{Result: ResultAllow, Components: in.Components, Findings: len(findings)}
 	if in.Mode == ModeOff {
 		return v
 	}
 
 	im := image{repo: in.Repository, created: in.Created, now: in.Now, inspected: in.InspectionErr}
-	findings := in.Findings
-	if inspectionFailed(in.InspectionErr) {
-		findings = nil
-	}
 	for _, p := range in.Policies {
 		if ok, hits := p.match(im, findings); ok {
 			v.Matches = append(v.Matches, Match{Policy: p.Name, Action: p.Action, Findings: hits})
@@ -138,7 +143,7 @@ func Decide(in Input) Verdict {
 
 	quarantine := in.Mode != ModeAudit
 	failed := inspectionFailed(in.InspectionErr)
-	fail, warn := v.first(isFail), v.first(isWarn)
+	fail, warn := publicName(v.first(isFail)), publicName(v.first(isWarn))
 	switch {
 	case failed && quarantine && !in.FailOpen:
 		v.Result, v.Reason = ResultInspectionFailed, or(fail, ReasonInspectionFailed)
@@ -191,6 +196,20 @@ func (v Verdict) first(wanted func(Action) bool) string {
 		}
 	}
 	return ""
+}
+
+// ReasonUnnamed stands in for a policy name that Set.Validate would refuse,
+// because Reason may reach a client and names are only safe to show once
+// checked.
+const ReasonUnnamed = "policy"
+
+// publicName returns name if it is fit to show a client, ReasonUnnamed if
+// not, and "" for "".
+func publicName(name string) string {
+	if name == "" || validName(name) {
+		return name
+	}
+	return ReasonUnnamed
 }
 
 // or returns s, or fallback when s is empty.

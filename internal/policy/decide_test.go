@@ -143,12 +143,22 @@ func TestDecide(t *testing.T) {
 				match("typo", "block", highFixable)),
 		},
 
+		{
+			name:     "a name unfit for clients is not their reason",
+			findings: []inventory.Finding{highFixable},
+			change: func(in *Input) {
+				in.Policies = Set{{Name: "CVE-2024-0002\r\nX: y", Conditions: Conditions{Fixable: true}, Action: ActionFail}}
+			},
+			want: verdict(ResultQuarantine, ReasonUnnamed, 1,
+				match("CVE-2024-0002\r\nX: y", ActionFail, highFixable)),
+		},
+
 		// Failed inspections.
 		{
 			name:     "inspection failed fails closed and ignores findings",
 			findings: mal,
 			change:   failed,
-			want:     verdict(ResultInspectionFailed, ReasonInspectionFailed, 1),
+			want:     verdict(ResultInspectionFailed, ReasonInspectionFailed, 0),
 		},
 		{
 			name:   "inspection failed fails open where set",

@@ -16,6 +16,10 @@ var policyName = regexp.MustCompile(`^[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
 
 const maxPolicyName = 64
 
+func validName(name string) bool {
+	return len(name) <= maxPolicyName && policyName.MatchString(name)
+}
+
 // statuses are the vendor statuses a condition may name.
 var statuses = []string{
 	inventory.StatusFixed,
@@ -44,7 +48,7 @@ func (s Set) Validate() error {
 		switch {
 		case p.Name == "":
 			ps.add(at+".name", "must not be empty")
-		case len(p.Name) > maxPolicyName || !policyName.MatchString(p.Name):
+		case !validName(p.Name):
 			ps.add(at+".name",
 				"%q must be lower-case letters and digits with single . _ or - between, at most %d long",
 				p.Name, maxPolicyName)

@@ -27,7 +27,9 @@ type stack struct {
 	host string
 }
 
-func newStack(t *testing.T, auth harness.Auth) *stack {
+// newStack starts the three; env is extra environment for breakwater
+// (e.g. BREAKWATER_CACHE_TAG_MAX_AGE=1s).
+func newStack(t *testing.T, auth harness.Auth, env ...string) *stack {
 	t.Helper()
 	if direct() {
 		auth = harness.AuthNone
@@ -38,7 +40,12 @@ func newStack(t *testing.T, auth harness.Auth) *stack {
 		s.host = s.counter.Host
 		return s
 	}
-	s.bw = harness.StartBreakwaterFor(t, s.up, s.counter.URL)
+	s.bw = harness.StartBreakwater(t, harness.BreakwaterOptions{
+		Upstream: s.counter.URL,
+		Username: s.up.Username,
+		Password: s.up.Password,
+		Env:      env,
+	})
 	s.host = s.bw.Host
 	return s
 }
@@ -46,6 +53,15 @@ func newStack(t *testing.T, auth harness.Auth) *stack {
 // ref is a reference on breakwater.
 func (s *stack) ref(repo, reference string) string {
 	return s.host + "/" + repo + ":" + reference
+}
+
+// stopUpstream makes the upstream unreachable: the registry stops and so
+// does the proxy in front of it, so breakwater gets "connection refused",
+// not a 502 from the proxy.
+func (s *stack) stopUpstream(t *testing.T) {
+	t.Helper()
+	s.up.Stop(t)
+	s.counter.Stop(t)
 }
 
 // checkOneGETPerBlob fails unless every blob in want reached the upstream

@@ -37,10 +37,23 @@
 //	deb := harness.DebianImage(t, harness.Docker) // debootstrap bookworm minbase, cached
 //	harness.DebianRootfs(t)                        // path of the cached rootfs tar
 //
+//	// Clients, each with private state (run as root), and Err variants
+//	// (PullErr, CopyErr) that return instead of failing, for goroutines.
+//	d := harness.StartDockerd(t, harness.DockerdOptions{Mirrors: []string{b.URL}})
+//	d.Pull(t, ref, "linux/arm64"), d.RepoDigests(t, ref), d.ImageID(t, ref), d.Remove(t, ref), d.RemoveAll(t), d.Docker(t, args...)
+//	c := harness.StartContainerd(t)
+//	c.Pull(t, ref, platform, "--hosts-dir", harness.MirrorHostsDir(t, "docker.io", b.URL)), c.ImageDigest(t, ref), c.Content(t), c.RemoveAll(t), c.Ctr(t, args...)
+//	p := harness.NewPodman(t, harness.PodmanOptions{DockerHubMirror: b.Host})
+//	p.Pull(t, ref, platform), p.Digest(t, ref), p.ImageID(t, ref), p.RepoDigests(t, ref), p.RemoveAll(t)
+//	s := harness.NewSkopeo(t)
+//	s.InspectDigest(t, ref), s.Copy(t, ref, "oci:DIR:tag", "--override-arch", "arm64")
+//	harness.OCILayoutDigest(t, dir), harness.DirManifestDigest(t, dir)
+//
 //	// Generic processes and helpers.
 //	harness.StartProcess(t, &harness.Process{Name: ..., Path: ..., Args: ..., Ready: harness.HTTPReady(url, 200)})
 //	harness.FreePort(t), harness.HostPort(port), harness.LookPath(t, "skopeo"),
 //	harness.SocketReady(path), harness.ModuleRoot(), harness.CacheDir(t)
+//	harness.Run(t, timeout, name, args...), harness.RunErr(timeout, name, args...)
 //
 // Environment: BREAKWATER_BIN (prebuilt binary), BREAKWATER_E2E_CACHE
 // (fixture cache, default ~/.cache/breakwater-e2e), BREAKWATER_DEBIAN_MIRROR.

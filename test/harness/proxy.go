@@ -2,8 +2,8 @@ package harness
 
 import (
 	"maps"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"regexp"
@@ -16,13 +16,17 @@ import (
 // CountingProxy is a reverse proxy on 127.0.0.1 that forwards everything
 // to a target and counts requests by "METHOD PATH" (no query). Put it in
 // front of an Upstream and give breakwater its URL to count what reaches
-// the upstream. Safe for concurrent use.
+// the upstream. Stop and Start it with the upstream to make the upstream
+// unreachable, not merely failing. Safe for concurrent use.
 type CountingProxy struct {
 	// URL is http://127.0.0.1:PORT; Host is 127.0.0.1:PORT.
 	URL, Host string
 
+	handler http.Handler
+
 	mu     sync.Mutex
 	counts map[string]int
+	srv    *http.Server // nil while stopped
 }
 
 // StartCountingProxy forwards to target (e.g. Upstream.URL); closed by
@@ -41,16 +45,50 @@ func StartCountingProxy(t testing.TB, target string) *CountingProxy {
 			r.Out.Host = to.Host
 		},
 	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	p.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
 		p.counts[r.Method+" "+r.URL.Path]++
 		p.mu.Unlock()
 		rp.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	p.URL = srv.URL
-	p.Host = strings.TrimPrefix(srv.URL, "http://")
+	})
+	p.Host = HostPort(FreePort(t))
+	p.URL = "http://" + p.Host
+	p.Start(t)
+	t.Cleanup(func() { p.Stop(t) })
 	return p
+}
+
+// Stop closes the listener and all connections, so callers get
+// "connection refused" as from a stopped upstream (the proxy would answer
+// 502 instead). Counters stay.
+func (p *CountingProxy) Stop(t testing.TB) {
+	t.Helper()
+	p.mu.Lock()
+	srv := p.srv
+	p.srv = nil
+	p.mu.Unlock()
+	if srv != nil {
+		srv.Close()
+	}
+}
+
+// Start listens again on the same address.
+func (p *CountingProxy) Start(t testing.TB) {
+	t.Helper()
+	l, err := net.Listen("tcp", p.Host)
+	if err != nil {
+		t.Fatalf("start counting proxy on %s: %v", p.Host, err)
+	}
+	srv := &http.Server{Handler: p.handler}
+	p.mu.Lock()
+	if p.srv != nil {
+		p.mu.Unlock()
+		l.Close()
+		t.Fatalf("start counting proxy on %s: already running", p.Host)
+	}
+	p.srv = srv
+	p.mu.Unlock()
+	go srv.Serve(l)
 }
 
 // Count is the number of requests seen for method and path, e.g.

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -116,5 +117,33 @@ func TestParseScopes(t *testing.T) {
 				t.Errorf("parseScopes(%q) = %q, want %q", tc.scopes, got, tc.want)
 			}
 		})
+	}
+}
+
+func TestCountingProxyStopStart(t *testing.T) {
+	reg := httptest.NewServer(registry.New())
+	t.Cleanup(reg.Close)
+	p := StartCountingProxy(t, reg.URL)
+
+	get := func() error {
+		resp, err := http.Get(p.URL + "/v2/")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	if err := get(); err != nil {
+		t.Fatalf("GET while running: %v", err)
+	}
+	p.Stop(t)
+	if err := get(); err == nil {
+		t.Errorf("GET while stopped succeeded, want connection error")
+	}
+	p.Start(t)
+	if err := get(); err != nil {
+		t.Fatalf("GET after restart: %v", err)
+	}
+	if got := p.Count("GET", "/v2/"); got != 2 {
+		t.Errorf("Count(GET /v2/) = %d, want 2", got)
 	}
 }

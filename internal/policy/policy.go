@@ -7,8 +7,10 @@
 // Decisions are pure: the package does no I/O, keeps no state and never
 // reads the clock (the caller passes "now" and the image's creation time),
 // so the same Input always gives the same Verdict and a re-evaluation after
-// new vulnerability data is just another call. It imports no HTTP, storage
-// or UI code; a test in internal/archtest keeps it that way.
+// new vulnerability data is just another call (NewMatches then tells what
+// that call found that the last did not). Decide only reads its Input, so
+// it is safe for concurrent use. The package imports no HTTP, storage or UI
+// code; a test in internal/archtest keeps it that way.
 //
 // The types carry yaml tags because the configuration file embeds them: a
 // Set under "policies" and a Firewall under "firewall". Set.Validate and

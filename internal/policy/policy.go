@@ -128,7 +128,12 @@ type Package struct {
 	// source package's name. Required.
 	Name string `yaml:"name" json:"name"`
 	// Version, when set, is the one version that matches, compared as an
-	// exact string; empty matches every version.
+	// exact string with the component's version, or its source version when
+	// Name matched the source package; empty matches every version.
+	//
+	// TODO: accept a version range ("< 1.2.4"), which needs each
+	// ecosystem's version ordering (dpkg, apk, SemVer, PEP 440); until then
+	// a policy on a vulnerable range has to list each version.
 	Version string `yaml:"version" json:"version,omitempty"`
 }
 

@@ -41,3 +41,10 @@ const (
 	KeyDefault     = "default"     // whether an upstream is the default one
 	KeyCredentials = "credentials" // whether credentials are configured, never their value
 )
+
+// Keys added by the vulnerability database.
+const (
+	KeySource  = "source"  // an import source: a path or URL without credentials
+	KeyRecords = "records" // how many records an import stored
+	KeyUnknown = "unknown" // how many files an import did not recognise
+)

@@ -1,0 +1,52 @@
+// Package vulndb is breakwater's local vulnerability and malware database:
+// it imports public feeds, normalises them into one OSV-shaped Record model,
+// and matches an inventory.Inventory against them to produce findings with
+// vendor statuses, fixed versions and CVSS scores.
+//
+// Import recognises each file by its content, not its name: OSV records
+// (JSON or YAML, alone or in osv.dev's all.zip), the Debian security
+// tracker (its JSON export, or vuln-list's one file per CVE, DSA and DLA),
+// Alpine secdb JSON, NVD CVE API 2.0 records and known-bad file digest
+// lists (see digests.go for that format). A file, a zip or a folder tree
+// is one source; importing the same source again replaces its records in
+// one transaction.
+//
+// Storage sits behind the Store interface; the sqlite subpackage is the
+// single-node backend. A DB is safe for concurrent use if its Store is.
+package vulndb
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+)
+
+// DB matches inventories against the records of a Store. Its zero value
+// is not usable; call New.
+type DB struct {
+	store Store
+	log   *slog.Logger
+}
+
+// New returns a DB over store. A nil logger discards.
+func New(store Store, log *slog.Logger) *DB {
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &DB{store: store, log: log}
+}
+
+// Status lists the imported sources, by name.
+func (db *DB) Status(ctx context.Context) ([]Source, error) {
+	srcs, err := db.store.Sources(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list vulnerability sources: %w", err)
+	}
+	return srcs, nil
+}
+
+// Close closes the store.
+func (db *DB) Close() error {
+	return db.store.Close()
+}

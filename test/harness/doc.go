@@ -20,7 +20,7 @@
 //	// Counting reverse proxy in front of anything.
 //	p := harness.StartCountingProxy(t, u.URL)
 //	p.Count("GET", "/v2/library/debian/blobs/sha256:..."), p.BlobGETs(repo),
-//	p.Counts(), p.Reset(), p.String()
+//	p.Counts(), p.Reset(), p.String(), p.Stop(t), p.Start(t) // same port
 //
 //	// Breakwater, built once per test process from this checkout
 //	// (or $BREAKWATER_BIN), with a temp data dir.

@@ -21,7 +21,8 @@ type DockerdOptions struct {
 
 // Dockerd is a private docker daemon (vfs storage, no bridge, no
 // iptables) with its own data root, exec root and socket, so it neither
-// touches nor needs a system docker. It runs the containerd it manages.
+// touches nor needs a system docker. It runs a containerd of its own, or
+// the system's in namespaces of its own if one is running.
 type Dockerd struct {
 	// Socket is the daemon's unix socket.
 	Socket string
@@ -66,6 +67,11 @@ func StartDockerd(t testing.TB, opts DockerdOptions) *Dockerd {
 			"--exec-root", exec,
 			"--pidfile", filepath.Join(exec, "docker.pid"),
 			"-H", "unix://" + d.Socket,
+			// dockerd uses a system containerd if one runs (a fresh
+			// machine starts one when docker.io is installed); own
+			// namespaces keep this daemon apart from the system's.
+			"--containerd-namespace", "breakwater-e2e-moby",
+			"--containerd-plugins-namespace", "breakwater-e2e-plugins",
 		},
 		Ready: d.ready,
 	})

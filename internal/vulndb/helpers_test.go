@@ -14,7 +14,13 @@ import (
 // openDB opens an empty database in a temporary directory.
 func openDB(t *testing.T) *vulndb.DB {
 	t.Helper()
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "vulndb.db"))
+	return openDBAt(t, filepath.Join(t.TempDir(), "vulndb.db"))
+}
+
+// openDBAt opens the database at path; it is closed when the test ends.
+func openDBAt(t *testing.T, path string) *vulndb.DB {
+	t.Helper()
+	st, err := sqlite.Open(path)
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}

@@ -30,14 +30,15 @@ func (a Affected) affects(ecosystem string, v semantic.Version) (bool, string) {
 	if len(a.Ranges) == 0 && len(a.Versions) == 0 {
 		return true, ""
 	}
-	for _, listed := range a.Versions {
-		if c, err := compare(v, ecosystem, listed); err == nil && c == 0 {
-			return true, ""
-		}
-	}
+	// Ranges first: they know the fixed version, a versions list does not.
 	for _, r := range a.Ranges {
 		if in, fixed := r.holds(ecosystem, v); in {
 			return true, fixed
+		}
+	}
+	for _, listed := range a.Versions {
+		if c, err := compare(v, ecosystem, listed); err == nil && c == 0 {
+			return true, ""
 		}
 	}
 	return false, ""

@@ -1,0 +1,92 @@
+package vulndb_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"breakwater/internal/vulndb"
+)
+
+// TestImportURL downloads a feed over HTTP before importing it.
+func TestImportURL(t *testing.T) {
+	all := zipOf(t, "osv/npm")
+	mux := http.NewServeMux()
+	mux.HandleFunc("/all.zip", func(w http.ResponseWriter, r *http.Request) {
+		w.Write(all)
+	})
+	mux.HandleFunc("/streamed.zip", func(w http.ResponseWriter, r *http.Request) {
+		// Flushing first drops Content-Length: only the copy can notice.
+		w.(http.Flusher).Flush()
+		w.Write(all)
+	})
+	mux.HandleFunc("/truncated.zip", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "100000")
+		w.Write(all[:100])
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	withSecrets := strings.Replace(srv.URL, "http://", "http://user:hunter2@", 1)
+
+	tests := []struct {
+		name       string
+		url        string
+		opts       []vulndb.ImportOption
+		wantSource string
+		wantErr    bool
+	}{
+		{"zip", srv.URL + "/all.zip", nil, srv.URL + "/all.zip", false},
+		{"credentials stay out of the source name", withSecrets + "/all.zip?token=hunter2", nil, srv.URL + "/all.zip", false},
+		{"not found", withSecrets + "/missing.zip?token=hunter2", nil, "", true},
+		{"announced size over the limit", srv.URL + "/all.zip", []vulndb.ImportOption{vulndb.WithMaxDownload(100)}, "", true},
+		{"streamed size over the limit", srv.URL + "/streamed.zip", []vulndb.ImportOption{vulndb.WithMaxDownload(100)}, "", true},
+		{"truncated body", srv.URL + "/truncated.zip", nil, "", true},
+		{"unreachable", "http://127.0.0.1:1/all.zip?token=hunter2", nil, "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := openDB(t)
+			opts := append([]vulndb.ImportOption{vulndb.WithHTTPClient(srv.Client())}, tt.opts...)
+			rep, err := vulndb.Import(context.Background(), db, tt.url, opts...)
+			if tt.wantErr {
+				if err == nil {
+					t.Fatalf("import succeeded with %+v, want an error", rep)
+				}
+				if strings.Contains(err.Error(), "hunter2") {
+					t.Errorf("error %q repeats a credential", err)
+				}
+				srcs, serr := db.Status(context.Background())
+				if serr != nil || len(srcs) != 0 {
+					t.Errorf("status after a failed import = %v, %v; want no source", srcs, serr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("import: %v", err)
+			}
+			if rep.Source != tt.wantSource || rep.Records != 8 {
+				t.Errorf("report = %+v, want source %s with 8 records", rep, tt.wantSource)
+			}
+		})
+	}
+}
+
+// TestImportCancelled stops a download when the context ends.
+func TestImportCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("PK"))
+		w.(http.Flusher).Flush()
+		cancel()
+		<-r.Context().Done()
+	}))
+	t.Cleanup(srv.Close)
+
+	_, err := vulndb.Import(ctx, openDB(t), srv.URL+"/all.zip")
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("import error = %v, want context.Canceled", err)
+	}
+}

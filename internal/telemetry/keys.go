@@ -48,3 +48,8 @@ const (
 	KeyRecords = "records" // how many records an import stored
 	KeyUnknown = "unknown" // how many files an import did not recognise
 )
+
+// Keys added by layer inspection.
+const (
+	KeyExtractor = "extractor" // the osv-scalibr extractor that read a file
+)

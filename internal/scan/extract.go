@@ -1,0 +1,237 @@
+package scan
+
+import (
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"strings"
+
+	cpb "github.com/google/osv-scalibr/binary/proto/config_go_proto"
+	"github.com/google/osv-scalibr/extractor"
+	"github.com/google/osv-scalibr/extractor/filesystem"
+	"github.com/google/osv-scalibr/extractor/filesystem/language/golang/gobinary"
+	"github.com/google/osv-scalibr/extractor/filesystem/language/java/archive"
+	"github.com/google/osv-scalibr/extractor/filesystem/language/javascript/packagejson"
+	"github.com/google/osv-scalibr/extractor/filesystem/language/python/wheelegg"
+	"github.com/google/osv-scalibr/extractor/filesystem/os/apk"
+	apkmeta "github.com/google/osv-scalibr/extractor/filesystem/os/apk/metadata"
+	"github.com/google/osv-scalibr/extractor/filesystem/os/dpkg"
+	dpkgmeta "github.com/google/osv-scalibr/extractor/filesystem/os/dpkg/metadata"
+	"github.com/google/osv-scalibr/extractor/filesystem/os/osrelease"
+	"github.com/google/osv-scalibr/extractor/filesystem/os/rpm"
+	rpmmeta "github.com/google/osv-scalibr/extractor/filesystem/os/rpm/metadata"
+	"github.com/opencontainers/go-digest"
+
+	"breakwater/internal/inventory"
+	"breakwater/internal/telemetry"
+)
+
+// javaOpenedBytes bounds what the archive extractor unpacks from one jar,
+// nested jars included, so a zip bomb inside a layer stays small.
+const javaOpenedBytes = 256 << 20
+
+// extractorSpec is one osv-scalibr extractor and when it runs. Eager ones
+// read only the file they are given, so they run while the layer streams
+// and their file need not be kept. Deferred ones (the OS package databases)
+// also read /etc/os-release, so they run on the merged tree at the end.
+type extractorSpec struct {
+	filesystem.Extractor
+	deferred bool
+	// realPath: the extractor opens the file by a host path (rpm's
+	// databases go to SQLite or a BDB reader), so it gets the spool file.
+	realPath bool
+}
+
+func extractors(opts Options) []extractorSpec {
+	cfg := &cpb.PluginConfig{
+		MaxFileSizeBytes: opts.MaxExtractFileBytes,
+		PluginSpecific: []*cpb.PluginSpecificConfig{{
+			Config: &cpb.PluginSpecificConfig_JavaArchive{JavaArchive: &cpb.JavaArchiveConfig{
+				MaxOpenedBytes: javaOpenedBytes,
+				MaxZipDepth:    8,
+			}},
+		}},
+	}
+	var specs []extractorSpec
+	add := func(newFn func(*cpb.PluginConfig) (filesystem.Extractor, error), deferred, realPath bool) {
+		// These constructors only copy the config; none returns an error.
+		e, err := newFn(cfg)
+		if err != nil {
+			panic(fmt.Sprintf("scan: build extractor: %v", err))
+		}
+		specs = append(specs, extractorSpec{Extractor: e, deferred: deferred, realPath: realPath})
+	}
+	add(dpkg.New, true, false)
+	add(apk.New, true, false)
+	add(rpm.New, true, true)
+	add(gobinary.New, false, false)
+	add(packagejson.New, false, false)
+	add(wheelegg.New, false, false)
+	add(archive.New, false, false)
+	return specs
+}
+
+// wants lists the extractors that asked for one file.
+type wants struct {
+	eager, deferred []int
+	osRelease       bool
+}
+
+func (w wants) any() bool  { return len(w.eager) > 0 || w.keep() }
+func (w wants) keep() bool { return len(w.deferred) > 0 || w.osRelease }
+
+func (in *inspection) wanted(p string, fi fs.FileInfo) wants {
+	var w wants
+	api := fileAPI{path: p, fi: fi}
+	for i, e := range in.exts {
+		if !e.FileRequired(api) {
+			continue
+		}
+		if e.deferred {
+			w.deferred = append(w.deferred, i)
+		} else {
+			w.eager = append(w.eager, i)
+		}
+	}
+	// The distro and the OS extractors read these through the tree.
+	w.osRelease = p == "etc/os-release" || p == "usr/lib/os-release"
+	return w
+}
+
+// extractNow runs eager extractors on a file as it streams past.
+func (in *inspection) extractNow(idx []int, p string, n *node, b *blob) ([]*extractor.Package, error) {
+	var pkgs []*extractor.Package
+	for _, i := range idx {
+		found, err := in.run(in.exts[i], p, n, b)
+		if err != nil {
+			return nil, err
+		}
+		pkgs = append(pkgs, found...)
+	}
+	return pkgs, nil
+}
+
+// run hands one file to one extractor. An extractor's own error is logged
+// and the file skipped, as a malformed package.json among thousands should
+// not fail an image; a symlink loop met on the way fails it.
+func (in *inspection) run(e extractorSpec, p string, n *node, b *blob) ([]*extractor.Package, error) {
+	rc, err := b.open()
+	if err != nil {
+		return nil, fmt.Errorf("open spooled %s: %w", p, err)
+	}
+	defer rc.Close()
+
+	input := &filesystem.ScanInput{FS: in.fs, Path: p, Info: info{name: filepath.Base(p), n: n}, Reader: rc}
+	if e.realPath && b.file != "" {
+		input.Root, input.Path = filepath.Split(b.file)
+	}
+	inv, err := e.Extract(in.ctx, input)
+	if in.fs.loop != "" {
+		return nil, &Error{Path: in.fs.loop, Reason: "symlink loop"}
+	}
+	if err != nil {
+		if ctxErr := in.ctx.Err(); ctxErr != nil {
+			return nil, ctxErr
+		}
+		in.opts.Logger.Debug("extractor skipped a file", telemetry.KeyExtractor, e.Name(), telemetry.KeyPath, p, telemetry.KeyError, err)
+		return nil, nil
+	}
+	for _, pkg := range inv.Packages {
+		pkg.Plugins = []string{e.Name()}
+	}
+	return inv.Packages, nil
+}
+
+// finish runs the deferred extractors on the merged tree and assembles the
+// inventory.
+func (in *inspection) finish() (*inventory.Inventory, error) {
+	inv := &inventory.Inventory{Components: []inventory.Component{}, Files: in.files}
+	m, err := osrelease.GetOSRelease(in.fs)
+	if in.fs.loop != "" {
+		return nil, &Error{Path: in.fs.loop, Reason: "symlink loop"}
+	}
+	if err == nil && m["ID"] != "" {
+		inv.Distro = &inventory.Distro{ID: m["ID"], VersionID: m["VERSION_ID"], Codename: m["VERSION_CODENAME"]}
+	}
+
+	err = in.tree.walk(func(p string, n *node) error {
+		if n.kind != kindFile {
+			return nil
+		}
+		layer := in.layers[n.layer]
+		for _, pkg := range n.pkgs {
+			inv.Components = append(inv.Components, component(pkg, layer, p))
+		}
+		for _, i := range n.deferred {
+			found, err := in.run(in.exts[i], p, n, n.blob)
+			if err != nil {
+				return err
+			}
+			for _, pkg := range found {
+				inv.Components = append(inv.Components, component(pkg, layer, p))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return inv, nil
+}
+
+// component maps an osv-scalibr package to the inventory's terms: OSV
+// ecosystems with the distro release, source packages where the format has
+// them, and Go's toolchain under the name OSV gives it.
+func component(pkg *extractor.Package, layer digest.Digest, p string) inventory.Component {
+	c := inventory.Component{
+		Ecosystem: pkg.Ecosystem().String(),
+		Name:      pkg.Name,
+		Version:   pkg.Version,
+		Layer:     layer,
+		Path:      p,
+	}
+	if u := pkg.PURL(); u != nil {
+		c.PURL = u.String()
+	}
+
+	switch m := pkg.Metadata.(type) {
+	case *dpkgmeta.Metadata:
+		c.SourceName, c.SourceVersion = m.SourceName, m.SourceVersion
+	case *apkmeta.Metadata:
+		c.SourceName = m.OriginName
+	case *rpmmeta.Metadata:
+		c.SourceName, c.SourceVersion = splitSourceRPM(m.SourceRPM)
+	}
+	if c.SourceName != "" && c.SourceVersion == "" {
+		c.SourceVersion = c.Version
+	}
+	if c.SourceName == "" && isDistro(c.Ecosystem) {
+		c.SourceName, c.SourceVersion = c.Name, c.Version
+	}
+
+	// The Go extractor names the toolchain "go"; OSV's Go records call the
+	// standard library "stdlib".
+	if c.Ecosystem == inventory.Go && c.Name == "go" {
+		c.Name = "stdlib"
+	}
+	return c
+}
+
+func isDistro(ecosystem string) bool {
+	name, _, _ := strings.Cut(ecosystem, ":")
+	return name == inventory.Debian || name == inventory.Alpine || name == "Ubuntu" || name == inventory.RedHat
+}
+
+// splitSourceRPM reads "name-version-release.src.rpm".
+func splitSourceRPM(s string) (string, string) {
+	s = strings.TrimSuffix(s, ".src.rpm")
+	rel := strings.LastIndexByte(s, '-')
+	if rel <= 0 {
+		return "", ""
+	}
+	ver := strings.LastIndexByte(s[:rel], '-')
+	if ver <= 0 {
+		return "", ""
+	}
+	return s[:ver], s[ver+1:]
+}

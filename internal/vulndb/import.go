@@ -75,7 +75,7 @@ func Import(ctx context.Context, db *DB, path string, opts ...ImportOption) (Rep
 	if source == "" {
 		source = sourceName(path)
 	}
-	b := &batch{report: Report{Source: source}}
+	b := &batch{ctx: ctx, report: Report{Source: source}}
 
 	local := path
 	if isURL(path) {
@@ -125,6 +125,7 @@ func isURL(path string) bool {
 
 // batch collects what the files of one import hold.
 type batch struct {
+	ctx     context.Context
 	report  Report
 	records map[string]*Record
 	order   []string
@@ -164,27 +165,35 @@ func (b *batch) readPath(ctx context.Context, path string) error {
 	})
 }
 
-// readFile reads one file, opening it as a zip if it is one.
+// readFile reads one file, opening it as a zip if it is one. A zip is
+// read entry by entry from disk, since osv.dev's all.zip can be far larger
+// than any one record.
 func (b *batch) readFile(path, name string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	data, err := readLimited(f, name)
+	magic := make([]byte, 4)
+	n, _ := io.ReadFull(f, magic)
+	if bytes.Equal(magic[:n], []byte("PK\x03\x04")) {
+		info, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		return b.readZip(f, info.Size(), name)
+	}
+	data, err := readLimited(io.MultiReader(bytes.NewReader(magic[:n]), f), name)
 	if err != nil {
 		return err
-	}
-	if bytes.HasPrefix(data, []byte("PK\x03\x04")) {
-		return b.readZip(data, name)
 	}
 	return b.add(name, data)
 }
 
 // readZip reads every file of a zip (osv.dev's all.zip holds one OSV
 // record per entry). Zips inside zips are not opened.
-func (b *batch) readZip(data []byte, name string) error {
-	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+func (b *batch) readZip(r io.ReaderAt, size int64, name string) error {
+	zr, err := zip.NewReader(r, size)
 	if err != nil {
 		return fmt.Errorf("open zip %s: %w", name, err)
 	}
@@ -227,6 +236,9 @@ func readLimited(r io.Reader, name string) ([]byte, error) {
 
 // add parses one file by its recognised format.
 func (b *batch) add(name string, data []byte) error {
+	if err := b.ctx.Err(); err != nil {
+		return err
+	}
 	b.report.Files++
 	var (
 		recs []Record

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -260,4 +261,59 @@ func TestBadFileDigests(t *testing.T) {
 	if err == nil {
 		t.Errorf("import of a list with a malformed line succeeded, want an error")
 	}
+}
+
+// TestMatchDuringImport matches while the same source is re-imported
+// with other contents: each match sees one import or the other, whole.
+func TestMatchDuringImport(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	lodashOnly := writeFile(t, "one.json", mustRead(t, "testdata/osv/npm/GHSA-p6mc-m468-83gw.json"))
+	inv := &inventory.Inventory{Components: []inventory.Component{comp("npm", "lodash", "4.17.11")}}
+	if _, err := vulndb.Import(ctx, db, "testdata/osv/npm", vulndb.WithSource("npm")); err != nil {
+		t.Fatal(err)
+	}
+
+	done := make(chan struct{})
+	errs := make(chan error, 1)
+	go func() {
+		defer close(errs)
+		for i := 0; ; i++ {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			fs, err := db.Match(ctx, inv)
+			if err == nil && len(fs) != 1 && len(fs) != 3 {
+				err = fmt.Errorf("match %d: %d findings, want 1 or 3", i, len(fs))
+			}
+			if err != nil {
+				errs <- err
+				return
+			}
+		}
+	}()
+	for i := range 6 {
+		path := "testdata/osv/npm"
+		if i%2 == 0 {
+			path = lodashOnly
+		}
+		if _, err := vulndb.Import(ctx, db, path, vulndb.WithSource("npm")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(done)
+	if err := <-errs; err != nil {
+		t.Error(err)
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }

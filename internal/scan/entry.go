@@ -19,6 +19,9 @@ import (
 	"breakwater/internal/inventory"
 )
 
+// maxComponent is Linux's NAME_MAX: no runtime could unpack a longer name.
+const maxComponent = 255
+
 // memoryBlob is the largest file kept in memory rather than spooled to disk.
 const memoryBlob = 1 << 20
 
@@ -40,6 +43,7 @@ type inspection struct {
 	layers       []digest.Digest
 	files        []inventory.File
 	entries      int
+	names        int64 // bytes of entry names, all layers
 	tarBytes     int64 // uncompressed tar bytes, all layers
 	contentBytes int64 // file content read, which sparse entries expand
 	spooled      int64 // bytes kept for deferred extractors
@@ -81,6 +85,9 @@ func cleanPath(name string) (string, string) {
 		case "..":
 			return "", "path contains .."
 		default:
+			if len(c) > maxComponent {
+				return "", "path component longer than 255 bytes"
+			}
 			parts = append(parts, c)
 		}
 	}
@@ -98,6 +105,10 @@ func (in *inspection) entry(idx int, d digest.Digest, hdr *tar.Header, r io.Read
 	}
 	if len(hdr.Name) > in.opts.MaxPathBytes || len(hdr.Linkname) > in.opts.MaxPathBytes {
 		return &Error{Layer: d, Reason: fmt.Sprintf("entry name longer than %d bytes", in.opts.MaxPathBytes)}
+	}
+	in.names += int64(len(hdr.Name) + len(hdr.Linkname))
+	if in.names > in.opts.MaxNameBytes {
+		return &Error{Layer: d, Reason: fmt.Sprintf("entry names exceed %d bytes", in.opts.MaxNameBytes)}
 	}
 	p, reason := cleanPath(hdr.Name)
 	if reason != "" {

@@ -31,7 +31,7 @@ type entry struct {
 }
 
 func reg(name, body string) entry { return entry{name: name, body: body} }
-func dir(name string) entry        { return entry{name: name, typ: tar.TypeDir} }
+func dir(name string) entry       { return entry{name: name, typ: tar.TypeDir} }
 func symlink(name, target string) entry {
 	return entry{name: name, typ: tar.TypeSymlink, link: target}
 }

@@ -16,8 +16,9 @@
 // ErrInspectionFailed, so the firewall can give the verdict "inspection
 // failed". Every limit is in Options; the zero Options uses the documented
 // defaults. Inspect is safe for concurrent use on different images; its
-// memory does not grow with layer size, only with the number of entries
-// (up to Options.MaxEntries) and the components found.
+// memory does not grow with layer size, only with the entries (bounded by
+// Options.MaxEntries and MaxNameBytes, about 200 bytes each plus the name)
+// and the components found.
 package scan
 
 import (
@@ -94,9 +95,13 @@ type Options struct {
 	// MaxFiles caps the regular files whose digest is recorded. Past it the
 	// inspection fails rather than leaving files unchecked. Default 250,000.
 	MaxFiles int
-	// MaxPathBytes caps the length of an entry name or link target.
-	// Default 4096.
+	// MaxPathBytes caps the length of an entry name or link target
+	// (Linux's PATH_MAX); a name's components are capped at 255 bytes as
+	// NAME_MAX. Default 4096.
 	MaxPathBytes int
+	// MaxNameBytes caps the entry names of all layers together, which the
+	// tree and the file list keep in memory. Default 256 MiB.
+	MaxNameBytes int64
 	// MaxSpoolBytes caps the bytes kept on disk at once for extractors
 	// (package databases, os-release, the file being extracted).
 	// Default 2 GiB.
@@ -118,6 +123,7 @@ const (
 	defaultMaxEntries          = 1_000_000
 	defaultMaxFiles            = 250_000
 	defaultMaxPathBytes        = 4096
+	defaultMaxNameBytes        = 256 << 20
 	defaultMaxSpoolBytes       = 2 << 30
 	defaultMaxExtractFileBytes = 512 << 20
 
@@ -147,6 +153,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxPathBytes <= 0 {
 		o.MaxPathBytes = defaultMaxPathBytes
+	}
+	if o.MaxNameBytes <= 0 {
+		o.MaxNameBytes = defaultMaxNameBytes
 	}
 	if o.MaxSpoolBytes <= 0 {
 		o.MaxSpoolBytes = defaultMaxSpoolBytes

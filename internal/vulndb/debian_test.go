@@ -1,11 +1,13 @@
 package vulndb_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"breakwater/internal/inventory"
+	"breakwater/internal/vulndb"
 )
 
 var bookworm = &inventory.Distro{ID: "debian", VersionID: "12", Codename: "bookworm"}
@@ -204,5 +206,36 @@ func TestDebianTrackerExport(t *testing.T) {
 				t.Errorf("(-got +want):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestDistroOSVStatus gives OSV-format distro records, which carry no
+// vendor status, one from their ranges. The record is shaped like
+// osv.dev's DEBIAN-CVE records (none are in a public repository to copy).
+func TestDistroOSVStatus(t *testing.T) {
+	rec := `{"id":"DEBIAN-CVE-2023-4911","modified":"2024-01-01T00:00:00Z","aliases":["CVE-2023-4911"],
+	"affected":[{"package":{"ecosystem":"Debian:12","name":"glibc"},
+	"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"2.36-9+deb12u3"}]}]},
+	{"package":{"ecosystem":"Debian:12","name":"zlib"},
+	"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"}]}]}]}`
+	db := openDB(t)
+	if _, err := vulndb.Import(context.Background(), db, writeFile(t, "DEBIAN-CVE-2023-4911.json", []byte(rec))); err != nil {
+		t.Fatal(err)
+	}
+	importAll(t, db, "nvd")
+	findings := match(t, db, &inventory.Inventory{Distro: bookworm, Components: []inventory.Component{
+		deb("libc6", "glibc", "2.36-9+deb12u1"),
+		deb("zlib1g", "zlib", "1:1.2.13.dfsg-1"),
+	}})
+	wantW := map[string]want{
+		"libc6 DEBIAN-CVE-2023-4911":  {Status: "fixed", Fixed: "2.36-9+deb12u3", Scored: true, Score: 7.8, Severity: "high"},
+		"zlib1g DEBIAN-CVE-2023-4911": {Status: "open", Scored: true, Score: 7.8, Severity: "high"},
+	}
+	gotW := map[string]want{}
+	for k, f := range findings {
+		gotW[k] = got(f)
+	}
+	if diff := cmp.Diff(gotW, wantW); diff != "" {
+		t.Errorf("(-got +want):\n%s", diff)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"breakwater/internal/telemetry"
 )
@@ -122,6 +123,9 @@ func sourceName(path string) string {
 func isURL(path string) bool {
 	return strings.HasPrefix(path, "http://") || strings.HasPrefix(path, "https://")
 }
+
+// now is the clock of import bookkeeping.
+var now = time.Now
 
 // batch collects what the files of one import hold.
 type batch struct {

@@ -49,6 +49,7 @@ type query struct {
 	ecosystems []string
 	name       string
 	version    string
+	distro     bool // a distro package, whose findings always carry a status
 }
 
 // queryFor picks the ecosystems, name and version to match c by. Distro
@@ -62,7 +63,7 @@ func queryFor(d *inventory.Distro, c inventory.Component) query {
 		if release == "" {
 			release = debianRelease(d)
 		}
-		q := query{ecosystems: []string{inventory.Debian}, name: first(c.SourceName, c.Name), version: first(c.SourceVersion, c.Version)}
+		q := query{ecosystems: []string{inventory.Debian}, name: first(c.SourceName, c.Name), version: first(c.SourceVersion, c.Version), distro: true}
 		if release != "" {
 			q.ecosystems = append([]string{inventory.Debian + ":" + release}, q.ecosystems...)
 		}
@@ -77,7 +78,7 @@ func queryFor(d *inventory.Distro, c inventory.Component) query {
 		if !strings.HasPrefix(release, "v") {
 			release = "v" + release
 		}
-		return query{ecosystems: []string{inventory.Alpine + ":" + release}, name: first(c.SourceName, c.Name), version: c.Version}
+		return query{ecosystems: []string{inventory.Alpine + ":" + release}, name: first(c.SourceName, c.Name), version: c.Version, distro: true}
 	}
 	return query{ecosystems: []string{c.Ecosystem}, name: NormalName(c.Ecosystem, c.Name), version: c.Version}
 }
@@ -140,9 +141,17 @@ func (db *DB) matchComponent(ctx context.Context, d *inventory.Distro, c invento
 		}
 		seen[r.ID] = true
 		status := entry.Status
-		if entry.Unstable {
+		switch {
+		case entry.Unstable:
 			// Fixed only in unstable: open for the release.
 			status, fixed = debianStatus("unfixed", entry.Urgency), ""
+		case status == "" && q.distro:
+			// OSV's own distro records (osv.dev's DSA-, DEBIAN-CVE-, ALPINE-)
+			// say no status; their ranges say whether a fix exists.
+			status = inventory.StatusOpen
+			if fixed != "" {
+				status = inventory.StatusFixed
+			}
 		}
 		out = append(out, match{
 			finding: inventory.Finding{

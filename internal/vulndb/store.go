@@ -1,9 +1,6 @@
 package vulndb
 
-import (
-	"context"
-	"time"
-)
+import "context"
 
 // Store keeps imported records per source. Implementations must make
 // Replace atomic: readers see a source's old records or its new ones,
@@ -23,6 +20,3 @@ type Store interface {
 	Sources(ctx context.Context) ([]Source, error)
 	Close() error
 }
-
-// now is the clock of import bookkeeping.
-var now = time.Now

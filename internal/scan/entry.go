@@ -176,7 +176,7 @@ func (in *inspection) file(idx int, p string, hdr *tar.Header, r io.Reader) erro
 			return &Error{Reason: fmt.Sprintf("files for extractors exceed %d bytes", in.opts.MaxSpoolBytes)}
 		}
 		var err error
-		if sp, err = in.newSpool(hdr.Size); err != nil {
+		if sp, err = in.newSpool(hdr.Size, w.disk); err != nil {
 			return err
 		}
 	}
@@ -252,7 +252,7 @@ func (in *inspection) hardlink(idx int, p, target string) error {
 	if len(w.eager) > 0 {
 		n.pkgs = tn.pkgs
 	}
-	if w.keep() && tn.blob != nil {
+	if w.keep() && tn.blob != nil && (tn.blob.file != "" || !w.disk) {
 		n.blob, n.deferred = tn.blob, w.deferred
 	}
 	return in.tree.put(p, n)
@@ -265,8 +265,8 @@ type spool struct {
 	name string
 }
 
-func (in *inspection) newSpool(size int64) (*spool, error) {
-	if size <= memoryBlob {
+func (in *inspection) newSpool(size int64, disk bool) (*spool, error) {
+	if size <= memoryBlob && !disk {
 		return &spool{mem: make([]byte, 0, size)}, nil
 	}
 	in.spools++

@@ -75,6 +75,7 @@ func extractors(opts Options) []extractorSpec {
 type wants struct {
 	eager, deferred []int
 	osRelease       bool
+	disk            bool // some extractor needs a host path
 }
 
 func (w wants) any() bool  { return len(w.eager) > 0 || w.keep() }
@@ -87,6 +88,7 @@ func (in *inspection) wanted(p string, fi fs.FileInfo) wants {
 		if !e.FileRequired(api) {
 			continue
 		}
+		w.disk = w.disk || e.realPath
 		if e.deferred {
 			w.deferred = append(w.deferred, i)
 		} else {
@@ -122,7 +124,8 @@ func (in *inspection) run(e extractorSpec, p string, n *node, b *blob) ([]*extra
 	defer rc.Close()
 
 	input := &filesystem.ScanInput{FS: in.fs, Path: p, Info: info{name: filepath.Base(p), n: n}, Reader: rc}
-	if e.realPath && b.file != "" {
+	if e.realPath {
+		// The spool file's name, never the layer's, reaches the host.
 		input.Root, input.Path = filepath.Split(b.file)
 	}
 	inv, err := e.Extract(in.ctx, input)
@@ -201,6 +204,10 @@ func component(pkg *extractor.Package, layer digest.Digest, p string) inventory.
 		c.SourceName = m.OriginName
 	case *rpmmeta.Metadata:
 		c.SourceName, c.SourceVersion = splitSourceRPM(m.SourceRPM)
+		// RPM orders by epoch first; the extractor leaves it out of Version.
+		if m.Epoch > 0 {
+			c.Version = fmt.Sprintf("%d:%s", m.Epoch, c.Version)
+		}
 	}
 	if c.SourceName != "" && c.SourceVersion == "" {
 		c.SourceVersion = c.Version

@@ -172,8 +172,10 @@ func TestInspectPURL(t *testing.T) {
 }
 
 // goBinary builds a tiny program with the toolchain running the test, so its
-// build info names that toolchain and the main module.
-func goBinary(t *testing.T) []byte {
+// build info names that toolchain, the main module and any dependency in
+// goMod. Dependencies come from the module cache only: the test module's
+// own requirements put them there.
+func goBinary(t *testing.T, goMod, mainGo string) []byte {
 	t.Helper()
 	src := t.TempDir()
 	write := func(name, body string) {
@@ -181,12 +183,12 @@ func goBinary(t *testing.T) []byte {
 			t.Fatal(err)
 		}
 	}
-	write("go.mod", "module example.com/hello\n\ngo 1.22\n")
-	write("main.go", "package main\n\nfunc main() { println(\"hello\") }\n")
+	write("go.mod", goMod)
+	write("main.go", mainGo)
 	out := filepath.Join(t.TempDir(), "hello")
 	cmd := exec.Command("go", "build", "-trimpath", "-o", out, ".")
 	cmd.Dir = src
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod", "GOWORK=off")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod", "GOPROXY=off", "GOSUMDB=off", "GOWORK=off")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, b)
 	}
@@ -197,21 +199,54 @@ func goBinary(t *testing.T) []byte {
 	return b
 }
 
-func TestInspectGoBinary(t *testing.T) {
-	bin := goBinary(t)
-	goVersion := strings.TrimPrefix(runtimeGoVersion(t), "go")
-	l := gzLayer(t, entry{name: "usr/local/bin/hello", body: string(bin), mode: 0o755})
-
-	inv, err := inspect(t, Options{}, l)
+// goList asks the go command about this repository's module graph.
+func goList(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("go", append([]string{"list"}, args...)...).Output()
 	if err != nil {
-		t.Fatalf("Inspect: %v", err)
+		t.Fatalf("go list %v: %v", args, err)
 	}
-	want := []short{
-		{"Go", "example.com/hello", "(devel)", "", "", "usr/local/bin/hello", l.Digest},
-		{"Go", "stdlib", goVersion, "", "", "usr/local/bin/hello", l.Digest},
+	return strings.TrimSpace(string(out))
+}
+
+func TestInspectGoBinary(t *testing.T) {
+	goVersion := strings.TrimPrefix(runtimeGoVersion(t), "go")
+	textVersion := goList(t, "-m", "-f", "{{.Version}}", "golang.org/x/text")
+
+	tests := []struct {
+		name   string
+		goMod  string
+		mainGo string
+		want   []string // name@version
+	}{
+		{"standard library only",
+			"module example.com/hello\n\ngo 1.22\n",
+			"package main\n\nfunc main() { println(\"hello\") }\n",
+			[]string{"example.com/hello@(devel)", "stdlib@" + goVersion}},
+		{"with a module dependency",
+			"module example.com/hello\n\ngo 1.22\n\nrequire golang.org/x/text " + textVersion + "\n",
+			"package main\n\nimport \"golang.org/x/text/language\"\n\nfunc main() { println(language.English.String()) }\n",
+			[]string{"example.com/hello@(devel)", "golang.org/x/text@" + strings.TrimPrefix(textVersion, "v"), "stdlib@" + goVersion}},
 	}
-	if diff := cmp.Diff(shorten(inv.Components), want); diff != "" {
-		t.Errorf("components (-got +want):\n%s", diff)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bin := goBinary(t, tt.goMod, tt.mainGo)
+			l := gzLayer(t, entry{name: "usr/local/bin/hello", body: string(bin), mode: 0o755})
+			inv, err := inspect(t, Options{}, l)
+			if err != nil {
+				t.Fatalf("Inspect: %v", err)
+			}
+			var got []string
+			for _, c := range inv.Components {
+				if c.Ecosystem != inventory.Go || c.Path != "usr/local/bin/hello" || c.Layer != l.Digest {
+					t.Errorf("component %+v: want Go, found at usr/local/bin/hello in %s", c, l.Digest)
+				}
+				got = append(got, c.Name+"@"+c.Version)
+			}
+			if diff := cmp.Diff(got, tt.want, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+				t.Errorf("components (-got +want):\n%s", diff)
+			}
+		})
 	}
 }
 

@@ -3,6 +3,7 @@ package vulndb
 import (
 	"archive/zip"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"io"
@@ -16,9 +17,10 @@ import (
 	"breakwater/internal/telemetry"
 )
 
-// maxFileBytes bounds one file (or zip entry) read into memory. The
-// largest real input, the Debian tracker's JSON export, is well below it.
-const maxFileBytes = 512 << 20
+// maxFileBytes bounds one file (or zip entry, or gunzipped file) read
+// into memory. The largest real inputs, the Debian tracker's JSON export
+// and NVD's yearly feeds, are well below it. A variable for tests.
+var maxFileBytes int64 = 512 << 20
 
 // maxReportedUnknown bounds the unknown file names a Report lists.
 const maxReportedUnknown = 20
@@ -42,6 +44,13 @@ type importConfig struct {
 	client      *http.Client
 	maxDownload int64
 	source      string
+	now         func() time.Time
+}
+
+// withClock records imports at the times now gives, so a Refresher's
+// clock and the ages it compares agree.
+func withClock(now func() time.Time) ImportOption {
+	return func(ic *importConfig) { ic.now = now }
 }
 
 // WithHTTPClient fetches URLs with c instead of a client with a 10 minute
@@ -68,7 +77,7 @@ func WithSource(name string) ImportOption {
 // recognised file that does not parse fails the import, so a truncated
 // feed never replaces a good one.
 func Import(ctx context.Context, db *DB, path string, opts ...ImportOption) (Report, error) {
-	cfg := importConfig{maxDownload: 2 << 30}
+	cfg := importConfig{maxDownload: 2 << 30, now: time.Now}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -92,7 +101,7 @@ func Import(ctx context.Context, db *DB, path string, opts ...ImportOption) (Rep
 	}
 
 	recs, files := b.finish()
-	src := Source{Name: source, ImportedAt: now().UTC(), Counts: b.report.Counts, Unknown: b.report.Unknown}
+	src := Source{Name: source, ImportedAt: cfg.now().UTC(), Counts: b.report.Counts, Unknown: b.report.Unknown}
 	if err := db.store.Replace(ctx, src, recs, files); err != nil {
 		return Report{}, fmt.Errorf("import %s: %w", source, err)
 	}
@@ -123,9 +132,6 @@ func sourceName(path string) string {
 func isURL(path string) bool {
 	return strings.HasPrefix(path, "http://") || strings.HasPrefix(path, "https://")
 }
-
-// now is the clock of import bookkeeping.
-var now = time.Now
 
 // batch collects what the files of one import hold.
 type batch struct {
@@ -169,9 +175,9 @@ func (b *batch) readPath(ctx context.Context, path string) error {
 	})
 }
 
-// readFile reads one file, opening it as a zip if it is one. A zip is
-// read entry by entry from disk, since osv.dev's all.zip can be far larger
-// than any one record.
+// readFile reads one file, opening it as a zip or gzip if it is one. A
+// zip is read entry by entry from disk, since osv.dev's all.zip can be far
+// larger than any one record; a gzip (NVD's yearly feeds) is one file.
 func (b *batch) readFile(path, name string) error {
 	f, err := os.Open(path)
 	if err != nil {
@@ -180,14 +186,24 @@ func (b *batch) readFile(path, name string) error {
 	defer f.Close()
 	magic := make([]byte, 4)
 	n, _ := io.ReadFull(f, magic)
-	if bytes.Equal(magic[:n], []byte("PK\x03\x04")) {
+	magic = magic[:n]
+	if bytes.Equal(magic, []byte("PK\x03\x04")) {
 		info, err := f.Stat()
 		if err != nil {
 			return err
 		}
 		return b.readZip(f, info.Size(), name)
 	}
-	data, err := readLimited(io.MultiReader(bytes.NewReader(magic[:n]), f), name)
+	r := io.MultiReader(bytes.NewReader(magic), f)
+	if bytes.HasPrefix(magic, []byte{0x1f, 0x8b}) {
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			return fmt.Errorf("open gzip %s: %w", name, err)
+		}
+		defer zr.Close()
+		r = zr
+	}
+	data, err := readLimited(r, name)
 	if err != nil {
 		return err
 	}
@@ -206,7 +222,7 @@ func (b *batch) readZip(r io.ReaderAt, size int64, name string) error {
 			continue
 		}
 		entry := name + "!" + zf.Name
-		if zf.UncompressedSize64 > maxFileBytes {
+		if zf.UncompressedSize64 > uint64(maxFileBytes) {
 			return fmt.Errorf("read %s: larger than %d bytes", entry, maxFileBytes)
 		}
 		rc, err := zf.Open()
@@ -232,7 +248,7 @@ func readLimited(r io.Reader, name string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
-	if len(data) > maxFileBytes {
+	if int64(len(data)) > maxFileBytes {
 		return nil, fmt.Errorf("read %s: larger than %d bytes", name, maxFileBytes)
 	}
 	return data, nil

@@ -3,6 +3,7 @@ package vulndb_test
 import (
 	"archive/zip"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"io/fs"
@@ -85,6 +86,14 @@ func TestImportFormats(t *testing.T) {
 			}
 			feed := `{"format":"NVD_CVE","version":"2.0","vulnerabilities":[{"cve":` + string(one) + `}]}`
 			return writeFile(t, "feed.json", []byte(feed))
+		}, vulndb.Report{Files: 1, Records: 1, Counts: map[string]int{"NVD": 1}}},
+		{"gzipped NVD feed", func(t *testing.T) string {
+			one := mustRead(t, "testdata/nvd/fkie-cad-nvd-json-data-feeds/CVE-2023/CVE-2023-458xx/CVE-2023-45853.json")
+			var buf bytes.Buffer
+			zw := gzip.NewWriter(&buf)
+			fmt.Fprintf(zw, `{"format":"NVD_CVE","version":"2.0","vulnerabilities":[{"cve":%s}]}`, one)
+			zw.Close()
+			return writeFile(t, "nvdcve-2.0-2023.json.gz", buf.Bytes())
 		}, vulndb.Report{Files: 1, Records: 1, Counts: map[string]int{"NVD": 1}}},
 		{"Alpine secdb per package", func(t *testing.T) string { return "testdata/alpine-secdb" },
 			vulndb.Report{Files: 6, Records: 245, Counts: map[string]int{"Alpine": 245}}},

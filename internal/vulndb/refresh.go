@@ -1,0 +1,148 @@
+package vulndb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"breakwater/internal/telemetry"
+)
+
+// Feed is one source a server keeps fresh: its source name and where to
+// fetch it (an http(s) URL, or a path on a mirror disk).
+type Feed struct {
+	Name string `json:"name"`
+	URL  string `json:"url"`
+}
+
+// osvBucket is where osv.dev publishes one all.zip per ecosystem.
+const osvBucket = "https://osv-vulnerabilities.storage.googleapis.com/"
+
+// PublicFeeds returns the public feeds breakwater reads by default, with
+// NVD's yearly CVE files from 2002 up to now's year for scores:
+//
+//   - the Debian security tracker's JSON export, which keeps the vendor
+//     statuses (no-dsa, ignored, ...) that osv.dev's Debian records drop;
+//   - osv.dev's all.zip for Alpine (every release), Go, npm, PyPI and
+//     Maven, whose npm and PyPI files include the ossf malicious-packages
+//     MAL- records;
+//   - NVD CVE API 2.0 yearly feeds.
+//
+// Known-bad file digest lists have no public default.
+func PublicFeeds(now time.Time) []Feed {
+	feeds := []Feed{{Name: "debian-tracker", URL: "https://security-tracker.debian.org/tracker/data/json"}}
+	for _, eco := range []string{"Alpine", "Go", "npm", "PyPI", "Maven"} {
+		feeds = append(feeds, Feed{Name: "osv-" + eco, URL: osvBucket + url.PathEscape(eco) + "/all.zip"})
+	}
+	for y := 2002; y <= now.Year(); y++ {
+		feeds = append(feeds, Feed{
+			Name: fmt.Sprintf("nvd-%d", y),
+			URL:  fmt.Sprintf("https://nvd.nist.gov/feeds/json/cve/2.0/nvdcve-2.0-%d.json.gz", y),
+		})
+	}
+	return feeds
+}
+
+// Refresher re-imports feeds when their data is older than Interval. Its
+// zero value is not usable: DB and Feeds are required. It is meant for
+// one goroutine; the DB itself may be used by others meanwhile, since each
+// import replaces its source in one transaction.
+type Refresher struct {
+	DB    *DB
+	Feeds []Feed
+	// Interval is the age at which a feed is fetched again; zero means 6
+	// hours, about how often the upstream feeds change.
+	Interval time.Duration
+	// Options apply to every import (HTTP client, download limit).
+	Options []ImportOption
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+const defaultRefreshInterval = 6 * time.Hour
+
+func (r *Refresher) interval() time.Duration {
+	if r.Interval <= 0 {
+		return defaultRefreshInterval
+	}
+	return r.Interval
+}
+
+func (r *Refresher) now() time.Time {
+	if r.Now == nil {
+		return time.Now()
+	}
+	return r.Now()
+}
+
+// Run refreshes at once (so a server with no data loads it at start) and
+// then every Interval until ctx ends. A failed feed is logged and tried
+// again next round; the data it had stays in use.
+func (r *Refresher) Run(ctx context.Context) error {
+	tick := time.NewTicker(r.interval())
+	defer tick.Stop()
+	for {
+		if _, err := r.RefreshOnce(ctx); ctx.Err() != nil {
+			return ctx.Err()
+		} else if err != nil {
+			r.DB.log.Warn("vulnerability data refresh incomplete", telemetry.KeyError, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// RefreshOnce imports every feed whose source is missing or older than
+// Interval, and returns how many it imported. It goes on past a failed
+// feed and returns the failures joined, each naming its feed.
+func (r *Refresher) RefreshOnce(ctx context.Context) (int, error) {
+	srcs, err := r.DB.Status(ctx)
+	if err != nil {
+		return 0, err
+	}
+	imported := map[string]time.Time{}
+	for _, s := range srcs {
+		imported[s.Name] = s.ImportedAt
+	}
+
+	var errs []error
+	n := 0
+	for _, f := range r.Feeds {
+		if at, ok := imported[f.Name]; ok && r.now().Sub(at) < r.interval() {
+			continue
+		}
+		opts := append(append([]ImportOption(nil), r.Options...), WithSource(f.Name), withClock(r.now))
+		if _, err := Import(ctx, r.DB, f.URL, opts...); err != nil {
+			if ctx.Err() != nil {
+				return n, ctx.Err()
+			}
+			errs = append(errs, err)
+			continue
+		}
+		n++
+	}
+	return n, errors.Join(errs...)
+}
+
+// Ready reports whether any source holds records or known-bad digests:
+// until then matching finds nothing, and a firewall must not take that
+// for a clean image.
+func (db *DB) Ready(ctx context.Context) (bool, error) {
+	srcs, err := db.Status(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, s := range srcs {
+		for _, n := range s.Counts {
+			if n > 0 {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}

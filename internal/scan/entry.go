@@ -22,8 +22,12 @@ import (
 // maxComponent is Linux's NAME_MAX: no runtime could unpack a longer name.
 const maxComponent = 255
 
-// memoryBlob is the largest file kept in memory rather than spooled to disk.
-const memoryBlob = 1 << 20
+// memoryBlob is the largest file kept in memory rather than spooled to
+// disk, and memoryKept bounds those held until the end of an inspection.
+const (
+	memoryBlob = 1 << 20
+	memoryKept = 32 << 20
+)
 
 // Whiteout names from the OCI image layer spec.
 const (
@@ -47,6 +51,7 @@ type inspection struct {
 	tarBytes     int64 // uncompressed tar bytes, all layers
 	contentBytes int64 // file content read, which sparse entries expand
 	spooled      int64 // bytes kept for deferred extractors
+	memKept      int64 // the part of spooled held in memory
 	spools       int   // names spool files
 	failure      error // first limit tripped inside a reader
 }
@@ -168,15 +173,17 @@ func (in *inspection) file(idx int, p string, hdr *tar.Header, r io.Reader) erro
 		return &Error{Reason: fmt.Sprintf("file larger than %d bytes", in.opts.MaxFileBytes)}
 	}
 	n := &node{kind: kindFile, layer: idx, mode: hdr.FileInfo().Mode(), size: hdr.Size}
-	w := in.wanted(p, info{name: path.Base(p), n: n})
+	w, err := in.wanted(p, info{name: path.Base(p), n: n})
+	if err != nil {
+		return err
+	}
 
 	var sp *spool
-	if w.any() && hdr.Size <= in.opts.MaxExtractFileBytes {
+	if w.any() {
 		if in.spooled+hdr.Size > in.opts.MaxSpoolBytes {
 			return &Error{Reason: fmt.Sprintf("files for extractors exceed %d bytes", in.opts.MaxSpoolBytes)}
 		}
-		var err error
-		if sp, err = in.newSpool(hdr.Size, w.disk); err != nil {
+		if sp, err = in.newSpool(hdr.Size, w); err != nil {
 			return err
 		}
 	}
@@ -248,7 +255,10 @@ func (in *inspection) hardlink(idx int, p, target string) error {
 	// name wanted nothing) goes unextracted, because the content has
 	// already streamed past; package databases and binaries are rarely
 	// hard linked under another name.
-	w := in.wanted(p, info{name: path.Base(p), n: n})
+	w, err := in.wanted(p, info{name: path.Base(p), n: n})
+	if err != nil {
+		return err
+	}
 	if len(w.eager) > 0 {
 		n.pkgs = tn.pkgs
 	}
@@ -265,8 +275,13 @@ type spool struct {
 	name string
 }
 
-func (in *inspection) newSpool(size int64, disk bool) (*spool, error) {
-	if size <= memoryBlob && !disk {
+// newSpool keeps small files in memory, up to memoryKept of them for the
+// deferred extractors, and the rest on disk.
+func (in *inspection) newSpool(size int64, w wants) (*spool, error) {
+	if size <= memoryBlob && !w.disk && (!w.keep() || in.memKept+size <= memoryKept) {
+		if w.keep() {
+			in.memKept += size
+		}
 		return &spool{mem: make([]byte, 0, size)}, nil
 	}
 	in.spools++

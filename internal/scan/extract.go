@@ -3,6 +3,7 @@ package scan
 import (
 	"fmt"
 	"io/fs"
+	"math"
 	"path/filepath"
 	"strings"
 
@@ -40,11 +41,22 @@ type extractorSpec struct {
 	// realPath: the extractor opens the file by a host path (rpm's
 	// databases go to SQLite or a BDB reader), so it gets the spool file.
 	realPath bool
+	// maxBytes is the largest file it gets. The extractors' own size
+	// checks are turned off so that a package database over the cap can
+	// fail the inspection instead of silently hiding its packages.
+	maxBytes int64
 }
+
+// Caps for formats the extractors parse in memory; real dpkg and apk
+// databases stay under a few MiB, package metadata under a few KiB.
+const (
+	maxDatabaseBytes = 64 << 20
+	maxMetadataBytes = 8 << 20
+)
 
 func extractors(opts Options) []extractorSpec {
 	cfg := &cpb.PluginConfig{
-		MaxFileSizeBytes: opts.MaxExtractFileBytes,
+		MaxFileSizeBytes: math.MaxInt64,
 		PluginSpecific: []*cpb.PluginSpecificConfig{{
 			Config: &cpb.PluginSpecificConfig_JavaArchive{JavaArchive: &cpb.JavaArchiveConfig{
 				MaxOpenedBytes: javaOpenedBytes,
@@ -53,21 +65,23 @@ func extractors(opts Options) []extractorSpec {
 		}},
 	}
 	var specs []extractorSpec
-	add := func(newFn func(*cpb.PluginConfig) (filesystem.Extractor, error), deferred, realPath bool) {
+	add := func(newFn func(*cpb.PluginConfig) (filesystem.Extractor, error), spec extractorSpec) {
 		// These constructors only copy the config; none returns an error.
 		e, err := newFn(cfg)
 		if err != nil {
 			panic(fmt.Sprintf("scan: build extractor: %v", err))
 		}
-		specs = append(specs, extractorSpec{Extractor: e, deferred: deferred, realPath: realPath})
+		spec.Extractor = e
+		specs = append(specs, spec)
 	}
-	add(dpkg.New, true, false)
-	add(apk.New, true, false)
-	add(rpm.New, true, true)
-	add(gobinary.New, false, false)
-	add(packagejson.New, false, false)
-	add(wheelegg.New, false, false)
-	add(archive.New, false, false)
+	big := opts.MaxExtractFileBytes
+	add(dpkg.New, extractorSpec{deferred: true, maxBytes: min(big, maxDatabaseBytes)})
+	add(apk.New, extractorSpec{deferred: true, maxBytes: min(big, maxDatabaseBytes)})
+	add(rpm.New, extractorSpec{deferred: true, realPath: true, maxBytes: big})
+	add(gobinary.New, extractorSpec{maxBytes: big})
+	add(packagejson.New, extractorSpec{maxBytes: min(big, maxMetadataBytes)})
+	add(wheelegg.New, extractorSpec{maxBytes: min(big, maxMetadataBytes)})
+	add(archive.New, extractorSpec{maxBytes: big})
 	return specs
 }
 
@@ -81,11 +95,20 @@ type wants struct {
 func (w wants) any() bool  { return len(w.eager) > 0 || w.keep() }
 func (w wants) keep() bool { return len(w.deferred) > 0 || w.osRelease }
 
-func (in *inspection) wanted(p string, fi fs.FileInfo) wants {
+// wanted asks every extractor about one file. A package database too big
+// to read is an error; other files too big are skipped.
+func (in *inspection) wanted(p string, fi fs.FileInfo) (wants, error) {
 	var w wants
 	api := fileAPI{path: p, fi: fi}
 	for i, e := range in.exts {
 		if !e.FileRequired(api) {
+			continue
+		}
+		if fi.Size() > e.maxBytes {
+			if e.deferred {
+				return w, &Error{Reason: fmt.Sprintf("package database larger than %d bytes", e.maxBytes)}
+			}
+			in.opts.Logger.Debug("file too large to extract", telemetry.KeyExtractor, e.Name(), telemetry.KeyPath, p, telemetry.KeyBytes, fi.Size())
 			continue
 		}
 		w.disk = w.disk || e.realPath
@@ -96,8 +119,8 @@ func (in *inspection) wanted(p string, fi fs.FileInfo) wants {
 		}
 	}
 	// The distro and the OS extractors read these through the tree.
-	w.osRelease = p == "etc/os-release" || p == "usr/lib/os-release"
-	return w
+	w.osRelease = (p == "etc/os-release" || p == "usr/lib/os-release") && fi.Size() <= maxMetadataBytes
+	return w, nil
 }
 
 // extractNow runs eager extractors on a file as it streams past.

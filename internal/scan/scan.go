@@ -106,8 +106,12 @@ type Options struct {
 	// (package databases, os-release, the file being extracted).
 	// Default 2 GiB.
 	MaxSpoolBytes int64
-	// MaxExtractFileBytes is the largest file handed to an extractor;
-	// larger ones are skipped by the extractors. Default 512 MiB.
+	// MaxExtractFileBytes is the largest file handed to an extractor that
+	// reads from disk (Go binaries, Java archives, rpm databases); formats
+	// parsed in memory have lower caps (64 MiB for dpkg and apk databases,
+	// 8 MiB for package.json and Python metadata). A package database over
+	// its cap fails the inspection, since skipping it would hide every
+	// package in it; other files over their cap are skipped. Default 512 MiB.
 	MaxExtractFileBytes int64
 
 	// Logger receives debug detail about skipped files and extractor

@@ -308,6 +308,19 @@ func TestInspectLayersMerge(t *testing.T) {
 	}
 }
 
+func TestInspectSkipsLargeMetadata(t *testing.T) {
+	big := fmt.Sprintf(`{"name": "big", "version": "1.0.0", "pad": %q}`, strings.Repeat("x", 2000))
+	inv, err := inspect(t, Options{MaxExtractFileBytes: 1000}, gzLayer(t,
+		reg("app/node_modules/big/package.json", big),
+		reg("app/node_modules/small/package.json", packageJSON("small", "1.0.0"))))
+	if err != nil {
+		t.Fatalf("Inspect: %v", err)
+	}
+	if len(inv.Components) != 1 || inv.Components[0].Name != "small" {
+		t.Errorf("components = %+v, want only small", inv.Components)
+	}
+}
+
 func TestInspectDistro(t *testing.T) {
 	tests := []struct {
 		name    string

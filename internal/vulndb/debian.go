@@ -118,7 +118,8 @@ func parseTrackerExport(data []byte) ([]Record, error) {
 						kind = rel.NoDSAReason
 					}
 				}
-				r.Affected = append(r.Affected, debianAffected("Debian:"+n, pkg, kind, rel.FixedVersion, debianUrgency(rel.Urgency)))
+				a := debianAffected("Debian:"+n, pkg, kind, rel.FixedVersion, debianUrgency(rel.Urgency))
+				r.Affected = append(r.Affected, a)
 			}
 			sortAffected(r.Affected)
 			recs = append(recs, r)

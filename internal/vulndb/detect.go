@@ -42,7 +42,8 @@ func detect(data []byte) format {
 	}
 	if len(data) <= maxYAMLSniff && utf8.Valid(data) {
 		var top map[string]any
-		if yaml.Unmarshal(data, &top) == nil && isOSV(top["id"] != nil, func(k string) bool { _, ok := top[k]; return ok }) {
+		has := func(k string) bool { _, ok := top[k]; return ok }
+		if yaml.Unmarshal(data, &top) == nil && isOSV(has("id"), has) {
 			return formatOSVYAML
 		}
 	}

@@ -19,8 +19,11 @@ import (
 // digest is on a known-bad list. Withdrawn records never match.
 func (db *DB) Match(ctx context.Context, inv *inventory.Inventory) ([]inventory.Finding, error) {
 	var matched []match
+	// Images hold many copies of one package (node_modules); ask the store
+	// once per package.
+	seen := map[string][]Record{}
 	for _, c := range inv.Components {
-		ms, err := db.matchComponent(ctx, inv.Distro, c)
+		ms, err := db.matchComponent(ctx, inv.Distro, c, seen)
 		if err != nil {
 			return nil, err
 		}
@@ -63,7 +66,12 @@ func queryFor(d *inventory.Distro, c inventory.Component) query {
 		if release == "" {
 			release = debianRelease(d)
 		}
-		q := query{ecosystems: []string{inventory.Debian}, name: first(c.SourceName, c.Name), version: first(c.SourceVersion, c.Version), distro: true}
+		q := query{
+			ecosystems: []string{inventory.Debian},
+			name:       first(c.SourceName, c.Name),
+			version:    first(c.SourceVersion, c.Version),
+			distro:     true,
+		}
 		if release != "" {
 			q.ecosystems = append([]string{inventory.Debian + ":" + release}, q.ecosystems...)
 		}
@@ -78,7 +86,12 @@ func queryFor(d *inventory.Distro, c inventory.Component) query {
 		if !strings.HasPrefix(release, "v") {
 			release = "v" + release
 		}
-		return query{ecosystems: []string{inventory.Alpine + ":" + release}, name: first(c.SourceName, c.Name), version: c.Version, distro: true}
+		return query{
+			ecosystems: []string{inventory.Alpine + ":" + release},
+			name:       first(c.SourceName, c.Name),
+			version:    c.Version,
+			distro:     true,
+		}
 	}
 	return query{ecosystems: []string{c.Ecosystem}, name: NormalName(c.Ecosystem, c.Name), version: c.Version}
 }
@@ -114,7 +127,12 @@ func first(a, b string) string {
 }
 
 // matchComponent finds the records that affect c.
-func (db *DB) matchComponent(ctx context.Context, d *inventory.Distro, c inventory.Component) ([]match, error) {
+func (db *DB) matchComponent(
+	ctx context.Context,
+	d *inventory.Distro,
+	c inventory.Component,
+	cache map[string][]Record,
+) ([]match, error) {
 	q := queryFor(d, c)
 	if q.name == "" || q.version == "" || len(q.ecosystems) == 0 {
 		return nil, nil
@@ -124,9 +142,14 @@ func (db *DB) matchComponent(ctx context.Context, d *inventory.Distro, c invento
 		db.log.Debug("version not comparable", telemetry.KeyPath, c.Path, telemetry.KeyError, err)
 		return nil, nil
 	}
-	recs, err := db.store.Affecting(ctx, q.ecosystems, q.name)
-	if err != nil {
-		return nil, fmt.Errorf("match %s %s: %w", c.Ecosystem, c.Name, err)
+	key := strings.Join(q.ecosystems, "\x00") + "\x00" + q.name
+	recs, ok := cache[key]
+	if !ok {
+		recs, err = db.store.Affecting(ctx, q.ecosystems, q.name)
+		if err != nil {
+			return nil, fmt.Errorf("match %s %s: %w", c.Ecosystem, c.Name, err)
+		}
+		cache[key] = recs
 	}
 
 	var out []match

@@ -101,7 +101,12 @@ func (s *Store) Close() error {
 }
 
 // Replace swaps src's records and bad files in one transaction.
-func (s *Store) Replace(ctx context.Context, src vulndb.Source, recs []vulndb.Record, files []vulndb.BadFile) error {
+func (s *Store) Replace(
+	ctx context.Context,
+	src vulndb.Source,
+	recs []vulndb.Record,
+	files []vulndb.BadFile,
+) error {
 	counts, err := json.Marshal(src.Counts)
 	if err != nil {
 		return fmt.Errorf("encode counts of %s: %w", src.Name, err)
@@ -121,13 +126,16 @@ func (s *Store) Replace(ctx context.Context, src vulndb.Source, recs []vulndb.Re
 		return fmt.Errorf("store records of %s: %w", src.Name, err)
 	}
 	for _, f := range files {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO bad_files (source, digest, reason) VALUES (?, ?, ?)`, src.Name, f.Digest, f.Reason); err != nil {
+		_, err := tx.ExecContext(ctx, `
+INSERT INTO bad_files (source, digest, reason) VALUES (?, ?, ?)`, src.Name, f.Digest, f.Reason)
+		if err != nil {
 			return fmt.Errorf("store bad files of %s: %w", src.Name, err)
 		}
 	}
 	_, err = tx.ExecContext(ctx, `
 INSERT INTO sources (name, imported_at, counts, unknown) VALUES (?, ?, ?, ?)
-ON CONFLICT (name) DO UPDATE SET imported_at = excluded.imported_at, counts = excluded.counts, unknown = excluded.unknown`,
+ON CONFLICT (name) DO UPDATE SET
+	imported_at = excluded.imported_at, counts = excluded.counts, unknown = excluded.unknown`,
 		src.Name, src.ImportedAt.UnixNano(), string(counts), src.Unknown)
 	if err != nil {
 		return fmt.Errorf("record source %s: %w", src.Name, err)
@@ -145,7 +153,8 @@ func insertRecords(ctx context.Context, tx *sql.Tx, source string, recs []vulndb
 		return err
 	}
 	defer insRec.Close()
-	insAff, err := tx.PrepareContext(ctx, `INSERT INTO affected (source, id, ecosystem, name) VALUES (?, ?, ?, ?)`)
+	insAff, err := tx.PrepareContext(ctx, `
+INSERT INTO affected (source, id, ecosystem, name) VALUES (?, ?, ?, ?)`)
 	if err != nil {
 		return err
 	}
@@ -202,7 +211,10 @@ func (s *Store) ByID(ctx context.Context, ids []string) ([]vulndb.Record, error)
 	for i, id := range ids {
 		args[i] = id
 	}
-	recs, err := s.records(ctx, `SELECT source, id, data FROM records WHERE id IN (`+placeholders(len(ids))+`) ORDER BY id, source`, args...)
+	recs, err := s.records(ctx, `
+SELECT source, id, data FROM records
+WHERE id IN (`+placeholders(len(ids))+`)
+ORDER BY id, source`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read records by id: %w", err)
 	}
@@ -239,7 +251,10 @@ func (s *Store) BadFiles(ctx context.Context, digests []string) ([]vulndb.BadFil
 	for i, d := range digests {
 		args[i] = d
 	}
-	rows, err := s.read.QueryContext(ctx, `SELECT DISTINCT digest, reason FROM bad_files WHERE digest IN (`+placeholders(len(digests))+`) ORDER BY digest, reason`, args...)
+	rows, err := s.read.QueryContext(ctx, `
+SELECT DISTINCT digest, reason FROM bad_files
+WHERE digest IN (`+placeholders(len(digests))+`)
+ORDER BY digest, reason`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read bad files: %w", err)
 	}

@@ -2,6 +2,7 @@ package scan
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"fmt"
@@ -147,7 +148,11 @@ func (in *inspection) apply(idx int, p string, hdr *tar.Header, r io.Reader) err
 	case strings.HasPrefix(base, whiteoutPrefix+whiteoutPrefix):
 		return nil // other AUFS metadata, meaningless here
 	case strings.HasPrefix(base, whiteoutPrefix):
-		return in.tree.whiteout(dir+strings.TrimPrefix(base, whiteoutPrefix), idx)
+		name := strings.TrimPrefix(base, whiteoutPrefix)
+		if name == "" || name == "." || name == ".." {
+			return &Error{Reason: "invalid whiteout name"}
+		}
+		return in.tree.whiteout(dir+name, idx)
 	}
 
 	mode := hdr.FileInfo().Mode()
@@ -176,6 +181,13 @@ func (in *inspection) file(idx int, p string, hdr *tar.Header, r io.Reader) erro
 	w, err := in.wanted(p, info{name: path.Base(p), n: n})
 	if err != nil {
 		return err
+	}
+	if in.wantsBinary(w) {
+		// A read error here comes back from the copy below.
+		head := make([]byte, 4)
+		k, _ := io.ReadFull(r, head)
+		in.dropNonBinary(&w, head[:k])
+		r = io.MultiReader(bytes.NewReader(head[:k]), r)
 	}
 
 	var sp *spool

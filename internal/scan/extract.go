@@ -1,10 +1,12 @@
 package scan
 
 import (
+	"bytes"
 	"fmt"
 	"io/fs"
 	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	cpb "github.com/google/osv-scalibr/binary/proto/config_go_proto"
@@ -41,6 +43,9 @@ type extractorSpec struct {
 	// realPath: the extractor opens the file by a host path (rpm's
 	// databases go to SQLite or a BDB reader), so it gets the spool file.
 	realPath bool
+	// binary: only files that start like an executable format are worth
+	// its time; the Go extractor otherwise gets every script with an x bit.
+	binary bool
 	// maxBytes is the largest file it gets. The extractors' own size
 	// checks are turned off so that a package database over the cap can
 	// fail the inspection instead of silently hiding its packages.
@@ -78,11 +83,41 @@ func extractors(opts Options) []extractorSpec {
 	add(dpkg.New, extractorSpec{deferred: true, maxBytes: min(big, maxDatabaseBytes)})
 	add(apk.New, extractorSpec{deferred: true, maxBytes: min(big, maxDatabaseBytes)})
 	add(rpm.New, extractorSpec{deferred: true, realPath: true, maxBytes: big})
-	add(gobinary.New, extractorSpec{maxBytes: big})
+	add(gobinary.New, extractorSpec{binary: true, maxBytes: big})
 	add(packagejson.New, extractorSpec{maxBytes: min(big, maxMetadataBytes)})
 	add(wheelegg.New, extractorSpec{maxBytes: min(big, maxMetadataBytes)})
 	add(archive.New, extractorSpec{maxBytes: big})
 	return specs
+}
+
+// executableMagic lists the formats debug/buildinfo reads (ELF, PE,
+// Mach-O both ways round, XCOFF, WebAssembly); Plan 9 binaries are left out.
+var executableMagic = [][]byte{
+	[]byte("\x7fELF"), []byte("MZ"),
+	{0xfe, 0xed, 0xfa, 0xce}, {0xfe, 0xed, 0xfa, 0xcf}, {0xce, 0xfa, 0xed, 0xfe}, {0xcf, 0xfa, 0xed, 0xfe},
+	{0x01, 0xdf}, {0x01, 0xf7}, []byte("\x00asm"),
+}
+
+func isExecutable(head []byte) bool {
+	for _, m := range executableMagic {
+		if bytes.HasPrefix(head, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// dropNonBinary removes extractors that want executables when head is not
+// one.
+func (in *inspection) dropNonBinary(w *wants, head []byte) {
+	if isExecutable(head) {
+		return
+	}
+	w.eager = slices.DeleteFunc(w.eager, func(i int) bool { return in.exts[i].binary })
+}
+
+func (in *inspection) wantsBinary(w wants) bool {
+	return slices.ContainsFunc(w.eager, func(i int) bool { return in.exts[i].binary })
 }
 
 // wants lists the extractors that asked for one file.

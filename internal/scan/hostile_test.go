@@ -81,6 +81,8 @@ func TestInspectHostile(t *testing.T) {
 		{"symlink loop in a parent", []Layer{gzLayer(t, symlink("a", "b"), symlink("b", "a"), reg("a/x", "y"))}, Options{}, "symlink loop"},
 		{"symlink loop read by the scan", []Layer{gzLayer(t, dir("etc/"), symlink("etc/os-release", "os-release"))}, Options{}, "symlink loop"},
 		{"symlink loop across layers", []Layer{gzLayer(t, symlink("usr/lib/os-release", "/etc/os-release")), gzLayer(t, symlink("etc/os-release", "/usr/lib/os-release"))}, Options{}, "symlink loop"},
+		{"empty whiteout", []Layer{gzLayer(t, dir("a/"), reg("a/.wh.", ""))}, Options{}, "invalid whiteout name"},
+		{"dot-dot whiteout", []Layer{gzLayer(t, dir("a/"), reg("a/.wh..", ""))}, Options{}, "invalid whiteout name"},
 		{"parent is a file", []Layer{gzLayer(t, reg("a", "x"), reg("a/b", "y"))}, Options{}, "parent is not a directory"},
 		{"huge pax header", []Layer{blobLayer(mtTar, paxBomb(t))}, Options{}, "tar header too large"},
 		{"truncated tar", []Layer{blobLayer(mtTar, tb[:1500])}, Options{}, "layer is truncated"},

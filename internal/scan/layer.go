@@ -115,6 +115,9 @@ func (in *inspection) readLayer(ctx context.Context, idx int, l Layer) error {
 	if !ok {
 		return &Error{Layer: l.Digest, Reason: fmt.Sprintf("unsupported layer media type %q", l.MediaType)}
 	}
+	if l.Open == nil {
+		return fmt.Errorf("open layer %s: no opener", l.Digest)
+	}
 	rc, err := l.Open(ctx)
 	if err != nil {
 		return fmt.Errorf("open layer %s: %w", l.Digest, err)

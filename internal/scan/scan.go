@@ -8,7 +8,12 @@
 // lower layers put in its directory). Only files an extractor asks for are
 // kept, and nothing is ever written to the host under a name from the layer.
 // The extractors come from osv-scalibr: dpkg, apk, rpm, Go build info, npm
-// package.json, Python dist-info/egg-info and Java archives.
+// package.json, Python dist-info/egg-info and Java archives. Each component
+// names the layer that last wrote its file and the file's path.
+//
+// The inventory also lists the sha256 of every non-empty regular file of
+// every layer, including files a later layer hides or replaces: their bytes
+// still reach every client that pulls the image.
 //
 // An image that is hostile or broken (paths leaving the root, decompression
 // bombs, a digest or compression that does not match, truncated streams,

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"breakwater/internal/config"
+	"breakwater/internal/server"
 	"breakwater/internal/telemetry"
 )
 
@@ -53,11 +54,15 @@ func newServeCmd(stderr io.Writer, load loader) *cobra.Command {
 func serve(ctx context.Context, c config.Config, log *slog.Logger) error {
 	// 1. Open the stores and build the handler, so that the server is
 	//    ready before it listens.
-	a, err := build(c, log)
+	a, err := server.Build(c, log)
 	if err != nil {
 		return err
 	}
-	defer a.close(log)
+	defer func() {
+		if err := a.Close(); err != nil {
+			log.Error("close stores", telemetry.KeyError, err)
+		}
+	}()
 
 	// 2. Listen; an upstream that is down now may be up by the first pull,
 	//    so nothing here contacts one.
@@ -69,7 +74,7 @@ func serve(ctx context.Context, c config.Config, log *slog.Logger) error {
 
 	// 3. Serve until the listener fails or a signal cancels ctx.
 	srv := &http.Server{
-		Handler:           a.handler,
+		Handler:           a.Handler(),
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),

@@ -20,8 +20,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 )
 
-// server is a `breakwater serve` running in process.
-type server struct {
+// serveProc is a `breakwater serve` running in process.
+type serveProc struct {
 	addr string // host:port
 
 	mu   sync.Mutex
@@ -29,7 +29,7 @@ type server struct {
 }
 
 // log returns the log lines written so far.
-func (s *server) log() string {
+func (s *serveProc) log() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return strings.Join(s.logs, "\n")
@@ -38,11 +38,11 @@ func (s *server) log() string {
 // startServe runs `breakwater serve` in process on a free port in front of
 // upstreamURL with environ. The server stops with the test, and the test
 // fails unless it stops cleanly.
-func startServe(t *testing.T, upstreamURL string, environ ...string) *server {
+func startServe(t *testing.T, upstreamURL string, environ ...string) *serveProc {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	logs, logw := io.Pipe()
-	s := &server{}
+	s := &serveProc{}
 	addrc := make(chan string, 1)
 	go s.readLogs(logs, addrc)
 
@@ -74,7 +74,7 @@ func startServe(t *testing.T, upstreamURL string, environ ...string) *server {
 
 // readLogs keeps every log line and sends the address of the first
 // "listening" line to addrc. It reads to the end, so logging never blocks.
-func (s *server) readLogs(r io.Reader, addrc chan<- string) {
+func (s *serveProc) readLogs(r io.Reader, addrc chan<- string) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {

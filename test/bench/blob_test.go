@@ -7,7 +7,6 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -19,11 +18,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"breakwater/internal/cache"
-	"breakwater/internal/registry"
-	"breakwater/internal/store/fs"
-	"breakwater/internal/store/sqlite"
-	"breakwater/internal/upstream"
+	"breakwater/internal/config"
+	"breakwater/internal/server"
 )
 
 // BenchmarkWarmBlob GETs a cached blob over a real TCP connection, so the
@@ -122,31 +118,15 @@ func pushImage(b *testing.B, ref string, size int64) string {
 // a temporary directory and upstreamURL as the only upstream.
 func newBreakwater(b *testing.B, upstreamURL string) http.Handler {
 	b.Helper()
-	dir := b.TempDir()
-	blobs, err := fs.New(dir, fs.Options{})
+	c := config.Default()
+	c.Data = b.TempDir()
+	c.Upstreams = []config.Upstream{{Name: "upstream", URL: upstreamURL, Default: true}}
+	srv, err := server.Build(c, nil)
 	if err != nil {
-		b.Fatalf("open blob store: %v", err)
+		b.Fatalf("build breakwater: %v", err)
 	}
-	meta, err := sqlite.Open(filepath.Join(dir, "meta.db"))
-	if err != nil {
-		b.Fatalf("open metadata store: %v", err)
-	}
-	b.Cleanup(func() { meta.Close() })
-	client, err := upstream.New(upstream.Options{Name: "upstream", URL: upstreamURL})
-	if err != nil {
-		b.Fatalf("make upstream client: %v", err)
-	}
-	c := cache.New(cache.Options{
-		Upstreams: map[string]cache.Upstream{"upstream": client},
-		Blobs:     blobs,
-		Meta:      meta,
-	})
-	b.Cleanup(func() { c.Close() })
-	router, err := registry.NewRouter("upstream", registry.Upstream{Name: "upstream"})
-	if err != nil {
-		b.Fatalf("route upstreams: %v", err)
-	}
-	return registry.New(c, router, registry.Options{})
+	b.Cleanup(func() { srv.Close() })
+	return srv.Handler()
 }
 
 // get fetches url, failing unless it answers 200 with size bytes (any size

@@ -1,4 +1,8 @@
-package main
+// Package server builds a running breakwater from a configuration: the
+// upstream clients and routing, the stores under the data directory, the
+// cache and the registry handler. Commands and benchmarks share it so there
+// is one wiring to keep true.
+package server
 
 import (
 	"errors"
@@ -18,15 +22,15 @@ import (
 	"breakwater/internal/upstream"
 )
 
-// app is a built breakwater: the handler and what must be closed after
-// the server stops.
-type app struct {
+// Server is a built breakwater: the handler and what must be closed after
+// the HTTP server stops.
+type Server struct {
 	handler http.Handler
 	cache   *cache.Cache
 	meta    store.Meta
 }
 
-// build opens the stores under c.Data and wires upstreams, cache and
+// Build opens the stores under c.Data and wires upstreams, cache and
 // registry handler. The data directory looks like this:
 //
 //	<data>/
@@ -34,8 +38,9 @@ type app struct {
 //	  tmp/              spool for blobs being fetched
 //	  meta.db           SQLite metadata: tags and their history, manifests
 //
-// Nothing here contacts an upstream.
-func build(c config.Config, log *slog.Logger) (*app, error) {
+// Nothing here contacts an upstream. A nil log discards.
+func Build(c config.Config, log *slog.Logger) (*Server, error) {
+	log = telemetry.OrDiscard(log)
 	// 1. Upstream clients and routing first: they only read the config
 	//    (and password files), so a mistake there opens no store.
 	clients, routes, err := buildUpstreams(c, log)
@@ -78,7 +83,7 @@ func build(c config.Config, log *slog.Logger) (*app, error) {
 	if def.SearchURL != "" {
 		opts.Search, opts.SearchURL = clients[def.Name], def.SearchURL
 	}
-	return &app{
+	return &Server{
 		handler: registry.New(ca, router, opts),
 		cache:   ca,
 		meta:    meta,
@@ -118,11 +123,11 @@ func buildUpstreams(c config.Config, log *slog.Logger) (map[string]*upstream.Cli
 	return clients, routes, nil
 }
 
-// close stops fills in flight and closes the metadata store. It logs
-// rather than returns: it runs after the server stopped, when there is no
-// caller left to act on an error.
-func (a *app) close(log *slog.Logger) {
-	if err := errors.Join(a.cache.Close(), a.meta.Close()); err != nil {
-		log.Error("close stores", telemetry.KeyError, err)
-	}
+// Handler returns the HTTP handler serving the registry API.
+func (a *Server) Handler() http.Handler { return a.handler }
+
+// Close stops fills in flight and closes the metadata store. Call it after
+// the HTTP server stopped.
+func (a *Server) Close() error {
+	return errors.Join(a.cache.Close(), a.meta.Close())
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -129,7 +130,7 @@ func StartBreakwater(t testing.TB, opts BreakwaterOptions) *Breakwater {
 	}
 
 	b.proc = StartProcess(t, &Process{
-		Name:  "breakwater-" + port2s(port),
+		Name:  "breakwater-" + strconv.Itoa(port),
 		Path:  bin,
 		Args:  args,
 		Env:   env,

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -142,10 +143,9 @@ func (p *CountingProxy) String() string {
 	for _, k := range keys {
 		b.WriteString(k)
 		b.WriteString(" = ")
-		b.WriteString(itoa(counts[k]))
+		b.WriteString(strconv.Itoa(counts[k]))
 		b.WriteString("\n")
 	}
 	return b.String()
 }
 
-func itoa(n int) string { return port2s(n) }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -123,7 +124,7 @@ http:
 	}
 
 	u.proc = StartProcess(t, &Process{
-		Name:  "upstream-" + port2s(port),
+		Name:  "upstream-" + strconv.Itoa(port),
 		Path:  LookPath(t, "registry"),
 		Args:  []string{"serve", config},
 		Env:   []string{"OTEL_TRACES_EXPORTER=none"},
@@ -195,4 +196,3 @@ func joinRef(host, repo, reference string) string {
 	return host + "/" + repo + sep + reference
 }
 
-func port2s(port int) string { return fmt.Sprint(port) }

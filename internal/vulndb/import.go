@@ -134,6 +134,10 @@ func isURL(path string) bool {
 }
 
 // batch collects what the files of one import hold.
+//
+// TODO: a whole source is held in memory until its transaction, which for
+// osv.dev's all-ecosystems zip means gigabytes; streaming records into the
+// transaction needs the Debian lists resolved in a second pass.
 type batch struct {
 	ctx     context.Context
 	report  Report

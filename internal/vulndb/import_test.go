@@ -326,3 +326,18 @@ func mustRead(t *testing.T, path string) []byte {
 	}
 	return data
 }
+
+// TestImportHostileYAML refuses YAML that expands through aliases, the
+// classic "billion laughs", instead of growing without bound.
+func TestImportHostileYAML(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("id: PYSEC-0000-1\nmodified: x\na0: &a0 [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n")
+	for i := 1; i < 12; i++ {
+		fmt.Fprintf(&b, "a%d: &a%d [*a%d,*a%d,*a%d,*a%d,*a%d,*a%d,*a%d,*a%d,*a%d]\n", i, i, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1)
+	}
+	b.WriteString("affected: *a11\n")
+	rep, err := vulndb.Import(context.Background(), openDB(t), writeFile(t, "bomb.yaml", []byte(b.String())))
+	if err == nil && rep.Unknown != 1 {
+		t.Errorf("import = %+v, want an error or the file counted unknown", rep)
+	}
+}

@@ -93,6 +93,10 @@ func queryFor(d *inventory.Distro, c inventory.Component) query {
 			distro:     true,
 		}
 	}
+	// TODO: Ubuntu and Red Hat records carry more than the release in
+	// their ecosystem ("Ubuntu:22.04:LTS", "Red Hat:enterprise_linux:9::
+	// appstream") and Ubuntu's are keyed by source package, so those
+	// distro packages find nothing yet.
 	return query{ecosystems: []string{c.Ecosystem}, name: NormalName(c.Ecosystem, c.Name), version: c.Version}
 }
 
@@ -152,6 +156,8 @@ func (db *DB) matchComponent(
 		cache[key] = recs
 	}
 
+	// TODO: records that alias each other (a GHSA and a PYSEC for one CVE)
+	// give one finding each; policies that count findings count both.
 	var out []match
 	seen := map[string]bool{}
 	for _, r := range recs {

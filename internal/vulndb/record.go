@@ -44,6 +44,11 @@ type Affected struct {
 	// Unstable marks a fixed event that is the fix in Debian unstable, not
 	// in the release: a lower installed version is affected, but no fix for
 	// the release is known.
+	//
+	// TODO: the tracker calls the release fixed when the release's own
+	// version is at or above unstable's fix; without the release's package
+	// lists an image that has not taken that update is reported open with
+	// no fixed version.
 	Unstable bool `json:"unstable,omitempty"`
 }
 

@@ -148,4 +148,3 @@ func (p *CountingProxy) String() string {
 	}
 	return b.String()
 }
-

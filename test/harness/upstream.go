@@ -195,4 +195,3 @@ func joinRef(host, repo, reference string) string {
 	}
 	return host + "/" + repo + sep + reference
 }
-

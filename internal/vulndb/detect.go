@@ -3,6 +3,7 @@ package vulndb
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
@@ -57,7 +58,10 @@ func detectJSON(top map[string]json.RawMessage) format {
 		return formatTrackerList
 	case has("secfixes") && has("distroversion"), has("packages") && has("distroversion"):
 		return formatSecdb
-	case has("vulnerabilities"), has("cve"), has("id") && (has("sourceIdentifier") || has("vulnStatus")):
+	// A tracker export's keys are package names, so the NVD keys are
+	// checked for their shape, not only their presence.
+	case startsWith(top["vulnerabilities"], '['), isCVEObject(top["cve"]),
+		has("id") && (has("sourceIdentifier") || has("vulnStatus")):
 		return formatNVD
 	case isOSV(has("id"), has):
 		return formatOSV
@@ -65,6 +69,20 @@ func detectJSON(top map[string]json.RawMessage) format {
 		return formatTrackerExport
 	}
 	return formatUnknown
+}
+
+// startsWith reports whether raw is a JSON value opening with c.
+func startsWith(raw json.RawMessage, c byte) bool {
+	raw = bytes.TrimLeft(raw, " \t\r\n")
+	return len(raw) > 0 && raw[0] == c
+}
+
+// isCVEObject reports whether raw is an object with a CVE id.
+func isCVEObject(raw json.RawMessage) bool {
+	var c struct {
+		ID string `json:"id"`
+	}
+	return startsWith(raw, '{') && json.Unmarshal(raw, &c) == nil && strings.HasPrefix(c.ID, "CVE-")
 }
 
 // isOSV asks for an id and one more field every OSV record has.

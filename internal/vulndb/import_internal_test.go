@@ -51,3 +51,34 @@ func TestReadLimits(t *testing.T) {
 		})
 	}
 }
+
+func TestDetect(t *testing.T) {
+	tests := []struct {
+		name string
+		data string
+		want format
+	}{
+		{"osv", `{"id":"GHSA-1","modified":"2024-01-01T00:00:00Z","affected":[]}`, formatOSV},
+		{"osv yaml", "id: PYSEC-1\nmodified: 2024-01-01\n", formatOSVYAML},
+		{"nvd bare", `{"id":"CVE-2024-1","sourceIdentifier":"x","metrics":{}}`, formatNVD},
+		{"nvd wrapped", `{"cve":{"id":"CVE-2024-1"}}`, formatNVD},
+		{"nvd feed", `{"format":"NVD_CVE","vulnerabilities":[]}`, formatNVD},
+		{"tracker export", `{"glibc":{"CVE-2024-1":{"releases":{"bookworm":{"status":"open"}}}}}`, formatTrackerExport},
+		{"tracker export with a package named cve", `{"cve":{"CVE-2024-1":{"releases":{"bookworm":{"status":"open"}}}}}`, formatTrackerExport},
+		{"tracker list", `{"Header":{"ID":"CVE-1"},"Annotations":[]}`, formatTrackerList},
+		{"secdb", `{"distroversion":"v3.20","packages":[]}`, formatSecdb},
+		{"secdb per package", `{"name":"zlib","secfixes":{},"distroversion":"v3.20"}`, formatSecdb},
+		{"digests", "# list\nsha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae x\n", formatDigests},
+		{"other json", `{"name":"x"}`, formatUnknown},
+		{"broken json", `{"id":"GHSA-1",`, formatUnknown},
+		{"markdown", "# Title\n\nid: not a record\n", formatUnknown},
+		{"binary", "\x00\x01\x02", formatUnknown},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := detect([]byte(tt.data)); got != tt.want {
+				t.Errorf("detect = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}

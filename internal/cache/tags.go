@@ -97,7 +97,42 @@ func (c *Cache) Referrers(
 			telemetry.KeyDigest, d.String(),
 			telemetry.KeyError, err)
 	}
-	return c.cachedReferrers(ctx, repo, d, artifactType)
+	tagged := c.fallbackReferrers(ctx, repo, d)
+	return c.cachedReferrers(ctx, repo, d, artifactType, tagged)
+}
+
+// fallbackReferrers reads the referrers tag schema's index (tag
+// sha256-<hex>), which registries without the referrers API, such as
+// distribution, use to list a subject's artifacts. It goes through Manifest,
+// so the index is cached and served stale when the upstream is down. A
+// missing, unreachable or malformed tag means no entries.
+func (c *Cache) fallbackReferrers(ctx context.Context, repo Repo, d digest.Digest) []referrerEntry {
+	tag := oci.Reference{Tag: d.Algorithm().String() + "-" + d.Encoded()}
+	m, err := c.Manifest(ctx, repo, tag)
+	if errors.Is(err, oci.ErrManifestUnknown) || errors.Is(err, oci.ErrNameUnknown) {
+		return nil
+	}
+	if err != nil {
+		// The upstream is down and the tag was never cached: answer with
+		// what the cache knows rather than fail the whole listing.
+		c.log.Warn("referrers tag unavailable",
+			telemetry.KeyRepo, repo.String(),
+			telemetry.KeyDigest, d.String(),
+			telemetry.KeyError, err)
+		return nil
+	}
+	if m.MediaType != oci.MediaTypeOCIIndex {
+		return nil
+	}
+	var idx referrersIndex
+	if err := json.Unmarshal(m.Body, &idx); err != nil {
+		c.log.Warn("ignoring malformed referrers tag",
+			telemetry.KeyRepo, repo.String(),
+			telemetry.KeyDigest, d.String(),
+			telemetry.KeyError, err)
+		return nil
+	}
+	return idx.Manifests
 }
 
 // referrersIndex is the OCI image index the referrers API answers with.
@@ -108,17 +143,21 @@ type referrersIndex struct {
 }
 
 type referrerEntry struct {
-	MediaType    string        `json:"mediaType"`
-	Digest       digest.Digest `json:"digest"`
-	Size         int64         `json:"size"`
-	ArtifactType string        `json:"artifactType,omitempty"`
+	MediaType    string            `json:"mediaType"`
+	Digest       digest.Digest     `json:"digest"`
+	Size         int64             `json:"size"`
+	ArtifactType string            `json:"artifactType,omitempty"`
+	Annotations  map[string]string `json:"annotations,omitempty"`
 }
 
+// cachedReferrers builds the index from the entries of the referrers tag
+// and the manifests the cache holds whose subject is d, each digest once.
 func (c *Cache) cachedReferrers(
 	ctx context.Context,
 	repo Repo,
 	d digest.Digest,
 	artifactType string,
+	tagged []referrerEntry,
 ) ([]byte, error) {
 	recs, err := c.opts.Meta.Referrers(ctx, repo.String(), d)
 	if err != nil {
@@ -129,16 +168,22 @@ func (c *Cache) cachedReferrers(
 		MediaType:     oci.MediaTypeOCIIndex,
 		Manifests:     []referrerEntry{}, // the spec wants [], not null
 	}
+	entries := tagged
 	for _, r := range recs {
-		if artifactType != "" && r.ArtifactType != artifactType {
-			continue
-		}
-		idx.Manifests = append(idx.Manifests, referrerEntry{
+		entries = append(entries, referrerEntry{
 			MediaType:    r.MediaType,
 			Digest:       r.Digest,
 			Size:         r.Size,
 			ArtifactType: r.ArtifactType,
 		})
+	}
+	seen := make(map[digest.Digest]bool, len(entries))
+	for _, e := range entries {
+		if seen[e.Digest] || (artifactType != "" && e.ArtifactType != artifactType) {
+			continue
+		}
+		seen[e.Digest] = true
+		idx.Manifests = append(idx.Manifests, e)
 	}
 	return json.Marshal(idx)
 }

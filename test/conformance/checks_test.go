@@ -91,25 +91,6 @@ func checkReferrers(t *testing.T, base, repo string, d seedData) {
 	}
 }
 
-// checkColdReferrers asks for the referrers of every subject before
-// anything was pulled.
-//
-// BUG: breakwater answers the referrers API from the manifests it has
-// cached only. The upstream has no referrers API; its fallback tag
-// (sha256-<hex>) lists the artifact, which breakwater does not read, and
-// the empty index it returns tells clients there is nothing to fall back
-// for, so signatures and SBOMs stored that way stay hidden until the
-// artifact itself was pulled. When this check fails because the artifact
-// is listed, replace it with checkReferrers.
-func checkColdReferrers(t *testing.T, base, repo string, d seedData) {
-	t.Helper()
-	for _, subject := range d.Referrers {
-		if listed, ok := referrersList(t, base, repo, subject, d.artifact); ok && listed {
-			t.Errorf("cold referrers of %s now list the artifact: the BUG is fixed, check with checkReferrers here", subject)
-		}
-	}
-}
-
 // referrersList fetches the referrers of subject and reports whether they
 // name artifact as the image-spec describes it. ok is false when the
 // answer was no OCI index at all, which it reports.

@@ -49,7 +49,7 @@ func TestReadOnlyPull(t *testing.T) {
 		{
 			name: "cold",
 			before: func(t *testing.T) {
-				checkColdReferrers(t, bw.URL, repo, d)
+				checkReferrers(t, bw.URL, repo, d) // from the upstream's referrers tag
 			},
 		},
 		{

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"breakwater/internal/oci"
 )
@@ -27,9 +28,15 @@ type StatusError struct {
 	Codes []string
 	// Message is the first message of the body, shortened; for the log.
 	Message string
+	// After is the remote's Retry-After, 0 when it sent none.
+	After time.Duration
 
 	kind *oci.Error
 }
+
+// RetryAfter returns how long the remote asked callers to wait, so the
+// registry can pass it on to a rate-limited client.
+func (e *StatusError) RetryAfter() time.Duration { return e.After }
 
 func (e *StatusError) Error() string {
 	var b strings.Builder

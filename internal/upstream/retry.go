@@ -200,6 +200,7 @@ func (c *Client) check(resp *http.Response, notFound *oci.Error) error {
 	}
 	after := retryAfter(resp.Header, c.now())
 	err := statusError(resp, notFound)
+	err.After = after
 	if retryableStatus(resp.StatusCode) {
 		return &retryable{err: err, after: after}
 	}

@@ -80,7 +80,8 @@ func TestRetryAfterPastDeadline(t *testing.T) {
 	_, _, err := c.Manifest(ctx, "app", tagRef("1"))
 	if !errors.Is(err, oci.ErrTooManyRequests) || calls.Load() != 1 || len(waits.get()) != 0 {
 		t.Errorf("Manifest err = %v after %d requests and waits %v; want %v after 1 request, no wait", err, calls.Load(), waits.get(), oci.ErrTooManyRequests)
-	}	var ra interface{ RetryAfter() time.Duration }
+	}
+	var ra interface{ RetryAfter() time.Duration }
 	if !errors.As(err, &ra) || ra.RetryAfter() != 20*time.Second {
 		t.Errorf("Manifest err = %v carries no Retry-After of 20s to pass on", err)
 	}

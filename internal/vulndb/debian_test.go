@@ -239,3 +239,37 @@ func TestDistroOSVStatus(t *testing.T) {
 		t.Errorf("(-got +want):\n%s", diff)
 	}
 }
+
+// TestUbuntuOSV matches Ubuntu packages by source package within their
+// release. The record is shaped like osv.dev's UBUNTU-CVE records.
+func TestUbuntuOSV(t *testing.T) {
+	rec := `{"id":"UBUNTU-CVE-2023-4911","modified":"2024-01-01T00:00:00Z","aliases":["CVE-2023-4911"],
+	"affected":[{"package":{"ecosystem":"Ubuntu:22.04:LTS","name":"glibc"},
+	"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"2.35-0ubuntu3.4"}]}]}]}`
+	db := openDB(t)
+	if _, err := vulndb.Import(context.Background(), db, writeFile(t, "UBUNTU-CVE-2023-4911.json", []byte(rec))); err != nil {
+		t.Fatal(err)
+	}
+	libc := func(eco, version string) inventory.Component {
+		return inventory.Component{Ecosystem: eco, Name: "libc6", SourceName: "glibc", Version: version}
+	}
+	tests := []struct {
+		c    inventory.Component
+		want map[string]want
+	}{
+		{libc("Ubuntu:22.04:LTS", "2.35-0ubuntu3.1"), map[string]want{"libc6 UBUNTU-CVE-2023-4911": {Status: "fixed", Fixed: "2.35-0ubuntu3.4"}}},
+		{libc("Ubuntu:22.04:LTS", "2.35-0ubuntu3.4"), map[string]want{}},
+		{libc("Ubuntu:24.04:LTS", "2.35-0ubuntu3.1"), map[string]want{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.c.Ecosystem+" "+tt.c.Version, func(t *testing.T) {
+			gotW := map[string]want{}
+			for k, f := range match(t, db, &inventory.Inventory{Components: []inventory.Component{tt.c}}) {
+				gotW[k] = got(f)
+			}
+			if diff := cmp.Diff(gotW, tt.want); diff != "" {
+				t.Errorf("(-got +want):\n%s", diff)
+			}
+		})
+	}
+}

@@ -57,8 +57,8 @@ type query struct {
 
 // queryFor picks the ecosystems, name and version to match c by. Distro
 // packages are looked up under the image's release, by their source
-// package, since Debian and Alpine data are keyed by source; a Debian
-// release also reads the unstable state stored under plain "Debian".
+// package, since Debian, Ubuntu and Alpine data are keyed by source; a
+// Debian release also reads the unstable state stored under plain "Debian".
 func queryFor(d *inventory.Distro, c inventory.Component) query {
 	base, release, _ := strings.Cut(c.Ecosystem, ":")
 	switch base {
@@ -92,11 +92,19 @@ func queryFor(d *inventory.Distro, c inventory.Component) query {
 			version:    c.Version,
 			distro:     true,
 		}
+	case "Ubuntu":
+		// OSV's Ubuntu records name the release as osv-scalibr does
+		// ("Ubuntu:22.04:LTS") and are keyed by source package.
+		return query{
+			ecosystems: []string{c.Ecosystem},
+			name:       first(c.SourceName, c.Name),
+			version:    first(c.SourceVersion, c.Version),
+			distro:     true,
+		}
 	}
-	// TODO: Ubuntu and Red Hat records carry more than the release in
-	// their ecosystem ("Ubuntu:22.04:LTS", "Red Hat:enterprise_linux:9::
-	// appstream") and Ubuntu's are keyed by source package, so those
-	// distro packages find nothing yet.
+	// TODO: Red Hat records name a product stream in their ecosystem ("Red
+	// Hat:enterprise_linux:9::appstream") that an image does not state, so
+	// RPM packages find nothing yet.
 	return query{ecosystems: []string{c.Ecosystem}, name: NormalName(c.Ecosystem, c.Name), version: c.Version}
 }
 

@@ -28,7 +28,7 @@ func download(ctx context.Context, client *http.Client, rawURL string, max int64
 	name := sourceName(rawURL) // never echo credentials in errors
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
-		return "", fmt.Errorf("fetch %s: %w", name, err)
+		return "", fmt.Errorf("fetch %s: %w", name, redact(err))
 	}
 	resp, err := client.Do(req)
 	if err != nil {

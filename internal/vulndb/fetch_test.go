@@ -45,6 +45,7 @@ func TestImportURL(t *testing.T) {
 		{"streamed size over the limit", srv.URL + "/streamed.zip", []vulndb.ImportOption{vulndb.WithMaxDownload(100)}, "", true},
 		{"truncated body", srv.URL + "/truncated.zip", nil, "", true},
 		{"unreachable", "http://127.0.0.1:1/all.zip?token=hunter2", nil, "", true},
+		{"unparsable", "http://user:hunter2@exa mple.org/all.zip", nil, "", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -59,8 +60,7 @@ func WithHTTPClient(c *http.Client) ImportOption {
 	return func(ic *importConfig) { ic.client = c }
 }
 
-// WithMaxDownload bounds a downloaded file to n bytes (default 2 GiB, more
-// than osv.dev's largest all.zip).
+// WithMaxDownload bounds a downloaded file to n bytes (default 2 GiB).
 func WithMaxDownload(n int64) ImportOption {
 	return func(ic *importConfig) { ic.maxDownload = n }
 }
@@ -114,14 +114,12 @@ func Import(ctx context.Context, db *DB, path string, opts ...ImportOption) (Rep
 // credentials or query, which may hold tokens.
 func sourceName(path string) string {
 	if isURL(path) {
-		if i := strings.IndexAny(path, "?#"); i >= 0 {
-			path = path[:i]
+		u, err := url.Parse(path)
+		if err != nil {
+			return "unparsable URL" // never echo what might hold a secret
 		}
-		scheme, rest, _ := strings.Cut(path, "://")
-		if at := strings.LastIndex(rest, "@"); at >= 0 && at < strings.IndexByte(rest+"/", '/') {
-			rest = rest[at+1:]
-		}
-		return scheme + "://" + rest
+		u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
+		return u.String()
 	}
 	if abs, err := filepath.Abs(path); err == nil {
 		return abs

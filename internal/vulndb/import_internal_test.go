@@ -82,3 +82,20 @@ func TestDetect(t *testing.T) {
 		})
 	}
 }
+
+func TestSourceName(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"https://example.org/feeds/all.zip", "https://example.org/feeds/all.zip"},
+		{"https://user:secret@example.org/npm/@scope/all.zip?token=secret#frag", "https://example.org/npm/@scope/all.zip"},
+		{"http://mirror:8080/a@b/c.json", "http://mirror:8080/a@b/c.json"},
+		{"https://exa mple.org/%zz", "unparsable URL"},
+	}
+	for _, tt := range tests {
+		if got := sourceName(tt.in); got != tt.want {
+			t.Errorf("sourceName(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	if got := sourceName("testdata"); !filepath.IsAbs(got) {
+		t.Errorf("sourceName(testdata) = %q, want an absolute path", got)
+	}
+}

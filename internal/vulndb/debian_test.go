@@ -47,10 +47,12 @@ func TestDebianBookworm(t *testing.T) {
 		deb("libcap2", "libcap2", "1:2.66-4+deb12u1"),
 		deb("dpkg", "dpkg", "1.21.22"),
 		deb("libpcre2-8-0", "pcre2", "10.42-1"),
+		deb("coreutils", "coreutils", "9.1-1"),
 	}}
 	findings := match(t, db, inv)
 
 	wantIDs := []string{
+		"coreutils CVE-2016-2781", "coreutils CVE-2017-18018", "coreutils CVE-2025-5278",
 		"dpkg CVE-2025-6297", "dpkg CVE-2026-2219",
 		"libc6 CVE-2010-4756", "libc6 CVE-2018-20796", "libc6 CVE-2019-1010022", "libc6 CVE-2019-1010023",
 		"libc6 CVE-2019-1010024", "libc6 CVE-2019-1010025", "libc6 CVE-2019-9192", "libc6 CVE-2025-15281",
@@ -84,6 +86,7 @@ func TestDebianBookworm(t *testing.T) {
 		{"perl-base CVE-2023-31484", want{"fixed", "5.36.0-7+deb12u3", true, 8.1, "high"}},
 		{"libc6 CVE-2025-4802", want{"no-dsa", "", true, 7.8, "high"}},
 		{"libssl3 CVE-2024-5535", want{"open", "", true, 9.1, "critical"}}, // postponed
+		{"coreutils CVE-2016-2781", want{"ignored", "", true, 6.5, "medium"}},
 		// Fixed only in unstable, above bookworm's version: open, no fix.
 		{"zlib1g CVE-2023-45853", want{"open", "", true, 9.8, "critical"}},
 		{"perl-base CVE-2023-31486", want{"unimportant", "", true, 8.1, "high"}},
@@ -271,5 +274,43 @@ func TestUbuntuOSV(t *testing.T) {
 				t.Errorf("(-got +want):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestTrackerExportStatuses pins how the export's per-release states map
+// to finding statuses. The export is written here, one CVE per state, in
+// the shape of the tracker's /tracker/data/json.
+func TestTrackerExportStatuses(t *testing.T) {
+	export := `{"foo": {
+	"CVE-0000-0001": {"releases": {"bookworm": {"status": "resolved", "fixed_version": "1.2-1+deb12u1", "urgency": "medium"}}},
+	"CVE-0000-0002": {"releases": {"bookworm": {"status": "resolved", "fixed_version": "0", "urgency": "not yet assigned"}}},
+	"CVE-0000-0003": {"releases": {"bookworm": {"status": "open", "urgency": "low", "nodsa": "Minor issue", "nodsa_reason": ""}}},
+	"CVE-0000-0004": {"releases": {"bookworm": {"status": "open", "urgency": "low", "nodsa": "Minor issue", "nodsa_reason": "ignored"}}},
+	"CVE-0000-0005": {"releases": {"bookworm": {"status": "open", "urgency": "medium**", "nodsa": "x", "nodsa_reason": "postponed"}}},
+	"CVE-0000-0006": {"releases": {"bookworm": {"status": "open", "urgency": "unimportant"}}},
+	"CVE-0000-0007": {"releases": {"bookworm": {"status": "open", "urgency": "end-of-life"}}},
+	"CVE-0000-0008": {"releases": {"bookworm": {"status": "undetermined", "urgency": "not yet assigned"}}},
+	"CVE-0000-0009": {"releases": {"trixie": {"status": "open", "urgency": "high"}}}
+	}}`
+	db := openDB(t)
+	if _, err := vulndb.Import(context.Background(), db, writeFile(t, "json", []byte(export))); err != nil {
+		t.Fatal(err)
+	}
+	findings := match(t, db, &inventory.Inventory{Distro: bookworm, Components: []inventory.Component{deb("libfoo1", "foo", "1.2-1")}})
+	gotW := map[string]want{}
+	for k, f := range findings {
+		gotW[k] = got(f)
+	}
+	wantW := map[string]want{
+		"libfoo1 CVE-0000-0001": {Status: "fixed", Fixed: "1.2-1+deb12u1", Severity: "medium"},
+		"libfoo1 CVE-0000-0003": {Status: "no-dsa", Severity: "low"},
+		"libfoo1 CVE-0000-0004": {Status: "ignored", Severity: "low"},
+		"libfoo1 CVE-0000-0005": {Status: "open", Severity: "medium"},
+		"libfoo1 CVE-0000-0006": {Status: "unimportant", Severity: "unimportant"},
+		"libfoo1 CVE-0000-0007": {Status: "will-not-fix", Severity: "end-of-life"},
+		"libfoo1 CVE-0000-0008": {Status: "open"},
+	}
+	if diff := cmp.Diff(gotW, wantW); diff != "" {
+		t.Errorf("(-got +want):\n%s", diff)
 	}
 }

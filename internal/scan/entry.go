@@ -159,7 +159,7 @@ func (in *inspection) apply(idx int, p string, hdr *tar.Header, r io.Reader) err
 	switch hdr.Typeflag {
 	case tar.TypeDir:
 		return in.tree.put(p, &node{kind: kindDir, layer: idx, mode: mode})
-	case tar.TypeReg, tar.TypeGNUSparse:
+	case tar.TypeReg, tar.TypeCont, tar.TypeGNUSparse:
 		return in.file(idx, p, hdr, r)
 	case tar.TypeSymlink:
 		return in.tree.put(p, &node{kind: kindSymlink, layer: idx, mode: mode, target: hdr.Linkname})
@@ -300,14 +300,18 @@ func (in *inspection) newSpool(size int64, w wants) (*spool, error) {
 	name := filepath.Join(in.dir, strconv.Itoa(in.spools))
 	f, err := os.Create(name)
 	if err != nil {
-		return nil, fmt.Errorf("create spool file: %w", err)
+		return nil, &localError{fmt.Errorf("create spool file: %w", err)}
 	}
 	return &spool{f: f, name: name}, nil
 }
 
 func (s *spool) Write(p []byte) (int, error) {
 	if s.f != nil {
-		return s.f.Write(p)
+		n, err := s.f.Write(p)
+		if err != nil {
+			err = &localError{fmt.Errorf("write spool file: %w", err)}
+		}
+		return n, err
 	}
 	s.mem = append(s.mem, p...)
 	return len(p), nil

@@ -177,7 +177,7 @@ func (in *inspection) extractNow(idx []int, p string, n *node, b *blob) ([]*extr
 func (in *inspection) run(e extractorSpec, p string, n *node, b *blob) ([]*extractor.Package, error) {
 	rc, err := b.open()
 	if err != nil {
-		return nil, fmt.Errorf("open spooled %s: %w", p, err)
+		return nil, &localError{fmt.Errorf("open spooled %s: %w", p, err)}
 	}
 	defer rc.Close()
 

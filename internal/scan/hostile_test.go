@@ -3,11 +3,15 @@ package scan
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/klauspost/compress/gzip"
 )
 
 // paxBomb is a tar whose first header announces a PAX record larger than
@@ -160,6 +164,35 @@ func TestInspectBombs(t *testing.T) {
 			if got := after.TotalAlloc - before.TotalAlloc; got > 16<<20 {
 				t.Errorf("allocated %d MiB while reading the bomb, want under 16", got>>20)
 			}
+		})
+	}
+}
+
+func TestStreamError(t *testing.T) {
+	errDisk := errors.New("no space left on device")
+	tests := []struct {
+		name    string
+		err     error
+		verdict bool
+		reason  string
+	}{
+		{"truncated", io.ErrUnexpectedEOF, true, "layer is truncated"},
+		{"bad header", tar.ErrHeader, true, "invalid tar header"},
+		{"gzip checksum", gzip.ErrChecksum, true, "corrupt gzip stream"},
+		{"anything else", errors.New("zstd: bad magic"), true, "unreadable layer: zstd: bad magic"},
+		{"the host's disk", fmt.Errorf("copy: %w", &localError{errDisk}), false, ""},
+		{"cancelled", context.Canceled, false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := streamError("sha256:abc", tt.err)
+			if !tt.verdict {
+				if errors.Is(err, ErrInspectionFailed) {
+					t.Errorf("streamError(%v) = %v, want no verdict", tt.err, err)
+				}
+				return
+			}
+			checkReason(t, err, tt.reason)
 		})
 	}
 }

@@ -211,11 +211,21 @@ func (in *inspection) streamError(d digest.Digest, err error) error {
 	return streamError(d, err)
 }
 
+// localError marks a failure of this host, such as a full spool disk,
+// which says nothing about the image and must not become a verdict.
+type localError struct{ err error }
+
+func (e *localError) Error() string { return e.err.Error() }
+func (e *localError) Unwrap() error { return e.err }
+
 // streamError turns a decoder or tar error into an inspection failure with
-// a reason a person can act on.
+// a reason a person can act on, and passes the host's own failures through.
 func streamError(d digest.Digest, err error) error {
 	var se *Error
+	var le *localError
 	switch {
+	case errors.As(err, &le):
+		return le.err
 	case errors.As(err, &se):
 		return se
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

@@ -270,7 +270,9 @@ func (t *trackerLists) record(id string, namedBy []string) Record {
 			if a.Type != "package" || a.Kind != "fixed" || !ok {
 				continue
 			}
-			if len(f.Annotations) > 0 && !namesPackage(f, a.Package) {
+			// An advisory may fix several packages; the CVE, when it
+			// names any, says which of them it is about.
+			if namesPackage(f, "") && !namesPackage(f, a.Package) {
 				continue
 			}
 			put(debianAffected("Debian:"+n, a.Package, "fixed", a.Version, urgency[a.Package]))
@@ -283,9 +285,11 @@ func (t *trackerLists) record(id string, namedBy []string) Record {
 	return r
 }
 
+// namesPackage reports whether f has a line for pkg, or for any package
+// when pkg is "".
 func namesPackage(f listFile, pkg string) bool {
 	for _, a := range f.Annotations {
-		if a.Type == "package" && a.Package == pkg {
+		if a.Type == "package" && (pkg == "" || a.Package == pkg) {
 			return true
 		}
 	}

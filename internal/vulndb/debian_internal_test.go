@@ -31,7 +31,9 @@ func TestTrackerJoin(t *testing.T) {
 		}
 	}
 	open := []Range{{Type: "ECOSYSTEM", Events: []Event{{Introduced: "0"}}}}
-	fixed := func(v string) []Range { return []Range{{Type: "ECOSYSTEM", Events: []Event{{Introduced: "0"}, {Fixed: v}}}} }
+	fixed := func(v string) []Range {
+		return []Range{{Type: "ECOSYSTEM", Events: []Event{{Introduced: "0"}, {Fixed: v}}}}
+	}
 	want := []Record{
 		{ID: "CVE-1", Aliases: []string{"DSA-1"}, Affected: []Affected{
 			{Ecosystem: "Debian:12", Name: "foo", Status: "fixed", Ranges: fixed("1.0-1+deb12u1")},

@@ -171,9 +171,11 @@ func (in *inspection) extractNow(idx []int, p string, n *node, b *blob) ([]*extr
 	return pkgs, nil
 }
 
-// run hands one file to one extractor. An extractor's own error is logged
-// and the file skipped, as a malformed package.json among thousands should
-// not fail an image; a symlink loop met on the way fails it.
+// run hands one file to one extractor. A package database that cannot be
+// read fails the inspection, since its packages would go unseen; any other
+// extractor's error is logged and the file skipped, as a malformed
+// package.json among thousands should not fail an image. A symlink loop met
+// on the way fails it too.
 func (in *inspection) run(e extractorSpec, p string, n *node, b *blob) ([]*extractor.Package, error) {
 	rc, err := b.open()
 	if err != nil {
@@ -193,6 +195,9 @@ func (in *inspection) run(e extractorSpec, p string, n *node, b *blob) ([]*extra
 	if err != nil {
 		if ctxErr := in.ctx.Err(); ctxErr != nil {
 			return nil, ctxErr
+		}
+		if e.deferred {
+			return nil, &Error{Path: p, Reason: "unreadable package database: " + err.Error()}
 		}
 		in.opts.Logger.Debug("extractor skipped a file", telemetry.KeyExtractor, e.Name(), telemetry.KeyPath, p, telemetry.KeyError, err)
 		return nil, nil
@@ -225,6 +230,9 @@ func (in *inspection) finish() (*inventory.Inventory, error) {
 		}
 		for _, i := range n.deferred {
 			found, err := in.run(in.exts[i], p, n, n.blob)
+			if se, ok := err.(*Error); ok && se.Layer == "" {
+				se.Layer = layer
+			}
 			if err != nil {
 				return err
 			}

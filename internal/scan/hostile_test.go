@@ -112,6 +112,7 @@ func TestInspectHostile(t *testing.T) {
 		{"long link target", []Layer{gzLayer(t, symlink("x", strings.Repeat("../", 40)))}, Options{MaxPathBytes: 100}, "entry name longer than 100 bytes"},
 		{"file over the limit", []Layer{gzLayer(t, reg("a", strings.Repeat("x", 2000)))}, Options{MaxFileBytes: 1000}, "file larger than 1000 bytes"},
 		{"image over the limit", []Layer{gzLayer(t, entry{name: "a", size: 2 << 20})}, Options{MaxImageBytes: 1 << 20}, "image expands past"},
+		{"corrupt package database", []Layer{gzLayer(t, reg("etc/os-release", debianRelease), reg("var/lib/dpkg/status", "Package: x\nStatus: bogus\nVersion: 1\n"))}, Options{}, "unreadable package database"},
 		{"package database over its cap", []Layer{gzLayer(t, reg("var/lib/dpkg/status", strings.Repeat(dpkgStatus, 4)))}, Options{MaxExtractFileBytes: 1000}, "package database larger than 1000 bytes"},
 		{"spool over the limit", []Layer{gzLayer(t, reg("var/lib/dpkg/status", dpkgStatus))}, Options{MaxSpoolBytes: 100}, "files for extractors exceed 100 bytes"},
 	}

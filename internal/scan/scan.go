@@ -37,6 +37,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"breakwater/internal/inventory"
+	"breakwater/internal/oci"
 )
 
 // ErrInspectionFailed is matched by every error that says the image itself
@@ -76,6 +77,21 @@ type Layer struct {
 	// Open returns the compressed bytes. Inspect calls it once and closes
 	// what it returns.
 	Open func(ctx context.Context) (io.ReadCloser, error)
+}
+
+// Layers describes a manifest's layers for Inspect, all opened through
+// open, which is typically the blob store's reader for a digest.
+func Layers(descs []oci.Descriptor, open func(context.Context, digest.Digest) (io.ReadCloser, error)) []Layer {
+	layers := make([]Layer, len(descs))
+	for i, d := range descs {
+		layers[i] = Layer{
+			Digest:    d.Digest,
+			MediaType: d.MediaType,
+			Size:      d.Size,
+			Open:      func(ctx context.Context) (io.ReadCloser, error) { return open(ctx, d.Digest) },
+		}
+	}
+	return layers
 }
 
 // Options bounds an inspection. A zero field takes the default named in its

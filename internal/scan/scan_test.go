@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"breakwater/internal/inventory"
+	"breakwater/internal/oci"
 )
 
 const debianRelease = `PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
@@ -349,6 +351,33 @@ func TestInspectDistro(t *testing.T) {
 				t.Errorf("distro (-got +want):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestLayers(t *testing.T) {
+	blobs := map[digest.Digest][]byte{}
+	var descs []oci.Descriptor
+	for i, name := range []string{"a", "b"} {
+		b := gzipBytes(t, tarball(t, reg(fmt.Sprintf("app/node_modules/%s/package.json", name), packageJSON(name, fmt.Sprintf("1.0.%d", i)))))
+		d := digest.FromBytes(b)
+		blobs[d] = b
+		descs = append(descs, oci.Descriptor{MediaType: mtGzip, Digest: d, Size: int64(len(b))})
+	}
+	open := func(_ context.Context, d digest.Digest) (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(blobs[d])), nil
+	}
+
+	inv, err := inspect(t, Options{}, Layers(descs, open)...)
+	if err != nil {
+		t.Fatalf("Inspect: %v", err)
+	}
+	var got []string
+	for _, c := range inv.Components {
+		got = append(got, c.Name+"@"+c.Version+"@"+c.Layer.String())
+	}
+	want := []string{"a@1.0.0@" + descs[0].Digest.String(), "b@1.0.1@" + descs[1].Digest.String()}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("components (-got +want):\n%s", diff)
 	}
 }
 

@@ -18,6 +18,9 @@ import (
 // status, the fixed version and the best CVSS score; and each file whose
 // digest is on a known-bad list. Withdrawn records never match.
 func (db *DB) Match(ctx context.Context, inv *inventory.Inventory) ([]inventory.Finding, error) {
+	if inv == nil {
+		return nil, nil
+	}
 	var matched []match
 	// Images hold many copies of one package (node_modules); ask the store
 	// once per package.

@@ -55,3 +55,27 @@ func TestFindingScores(t *testing.T) {
 		})
 	}
 }
+
+// TestRecords shows a CVE's records from each source that has it.
+func TestRecords(t *testing.T) {
+	db := openDB(t)
+	importAll(t, db, "debian-security-tracker/vuln-list-debian", "nvd")
+	recs, err := db.Records(t.Context(), "CVE-2023-4911")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 2 {
+		t.Fatalf("got %d records, want the tracker's and NVD's", len(recs))
+	}
+	var affected, scored bool
+	for _, r := range recs {
+		affected = affected || len(r.Affected) > 0
+		scored = scored || len(r.Severity) > 0
+	}
+	if !affected || !scored {
+		t.Errorf("records = %+v, want one with packages and one with scores", recs)
+	}
+	if fs, err := db.Match(t.Context(), nil); err != nil || fs != nil {
+		t.Errorf("Match(nil) = %v, %v; want nothing", fs, err)
+	}
+}

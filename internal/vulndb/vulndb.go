@@ -66,6 +66,17 @@ func (db *DB) Status(ctx context.Context) ([]Source, error) {
 	return srcs, nil
 }
 
+// Records returns every stored record with the given id, one per source
+// that has it (a CVE can come from the Debian tracker and from NVD), for
+// showing the evidence behind a finding.
+func (db *DB) Records(ctx context.Context, id string) ([]Record, error) {
+	recs, err := db.store.ByID(ctx, []string{id})
+	if err != nil {
+		return nil, fmt.Errorf("read record %s: %w", id, err)
+	}
+	return recs, nil
+}
+
 // Close closes the store.
 func (db *DB) Close() error {
 	return db.store.Close()

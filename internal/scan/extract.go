@@ -7,6 +7,7 @@ import (
 	"math"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	cpb "github.com/google/osv-scalibr/binary/proto/config_go_proto"
@@ -282,12 +283,29 @@ func component(pkg *extractor.Package, layer digest.Digest, p string) inventory.
 		c.SourceName, c.SourceVersion = c.Name, c.Version
 	}
 
+	c.Ecosystem = ubuntuLTS(c.Ecosystem)
+
 	// The Go extractor names the toolchain "go"; OSV's Go records call the
 	// standard library "stdlib".
 	if c.Ecosystem == inventory.Go && c.Name == "go" {
 		c.Name = "stdlib"
 	}
 	return c
+}
+
+// ubuntuLTS adds the ":LTS" OSV puts on long-term releases (even years,
+// April: "Ubuntu:22.04:LTS"), which osv-scalibr leaves off.
+func ubuntuLTS(ecosystem string) string {
+	release, ok := strings.CutPrefix(ecosystem, "Ubuntu:")
+	if !ok {
+		return ecosystem
+	}
+	year, month, ok := strings.Cut(release, ".")
+	y, err := strconv.Atoi(year)
+	if !ok || err != nil || month != "04" || y%2 != 0 {
+		return ecosystem
+	}
+	return ecosystem + ":LTS"
 }
 
 func isDistro(ecosystem string) bool {

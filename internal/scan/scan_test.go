@@ -111,6 +111,9 @@ func TestInspectComponents(t *testing.T) {
 		reg("app/node_modules/left-pad/package.json", packageJSON("left-pad", "1.3.0")))
 	pypi := gzLayer(t,
 		reg("usr/lib/python3/site-packages/requests-2.31.0.dist-info/METADATA", pyMetadata))
+	ubuntu := gzLayer(t,
+		reg("etc/os-release", "ID=ubuntu\nVERSION_ID=\"22.04\"\nVERSION_CODENAME=jammy\n"),
+		reg("var/lib/dpkg/status", "Package: zlib1g\nStatus: install ok installed\nSource: zlib\nVersion: 1:1.2.11.dfsg-2ubuntu9.2\n"))
 	statusD := gzLayer(t,
 		reg("etc/os-release", debianRelease),
 		reg("var/lib/dpkg/status.d/base", "Package: base-files\nVersion: 12.4+deb12u7\nArchitecture: amd64\n"))
@@ -125,6 +128,9 @@ func TestInspectComponents(t *testing.T) {
 			{"Debian:12", "bash", "5.2.15-2+b7", "bash", "5.2.15-2+b7", "var/lib/dpkg/status", debian.Digest},
 			{"Debian:12", "libgcc-s1", "12.2.0-14", "gcc-12", "12.2.0-14", "var/lib/dpkg/status", debian.Digest},
 			{"Debian:12", "libssl3", "3.0.15-1~deb12u1", "openssl", "3.0.15-1~deb12u1", "var/lib/dpkg/status", debian.Digest},
+		}},
+		{"ubuntu", ubuntu, &inventory.Distro{ID: "ubuntu", VersionID: "22.04", Codename: "jammy"}, []short{
+			{"Ubuntu:22.04:LTS", "zlib1g", "1:1.2.11.dfsg-2ubuntu9.2", "zlib", "1:1.2.11.dfsg-2ubuntu9.2", "var/lib/dpkg/status", ubuntu.Digest},
 		}},
 		{"dpkg status.d", statusD, &inventory.Distro{ID: "debian", VersionID: "12", Codename: "bookworm"}, []short{
 			{"Debian:12", "base-files", "12.4+deb12u7", "base-files", "12.4+deb12u7", "var/lib/dpkg/status.d/base", statusD.Digest},
@@ -153,6 +159,22 @@ func TestInspectComponents(t *testing.T) {
 				t.Errorf("components (-got +want):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestUbuntuLTS(t *testing.T) {
+	tests := map[string]string{
+		"Ubuntu:22.04": "Ubuntu:22.04:LTS",
+		"Ubuntu:24.04": "Ubuntu:24.04:LTS",
+		"Ubuntu:24.10": "Ubuntu:24.10",
+		"Ubuntu:23.04": "Ubuntu:23.04",
+		"Ubuntu":       "Ubuntu",
+		"Debian:12":    "Debian:12",
+	}
+	for in, want := range tests {
+		if got := ubuntuLTS(in); got != want {
+			t.Errorf("ubuntuLTS(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 

@@ -66,6 +66,11 @@ func debianUrgency(u string) string {
 // debianAffected builds one entry for a release line.
 func debianAffected(eco, pkg, kind, fixed, urgency string) Affected {
 	a := Affected{Ecosystem: eco, Name: pkg, Urgency: urgency, Status: debianStatus(kind, urgency)}
+	if a.Status == inventory.StatusFixed && fixed == "" {
+		// A fix without a version says nothing about the installed one;
+		// keep the issue open rather than guess.
+		a.Status = debianStatus("unfixed", urgency)
+	}
 	switch {
 	case a.Status == StatusNotAffected:
 	case a.Status == inventory.StatusFixed && fixed != "":

@@ -290,7 +290,8 @@ func TestTrackerExportStatuses(t *testing.T) {
 	"CVE-0000-0006": {"releases": {"bookworm": {"status": "open", "urgency": "unimportant"}}},
 	"CVE-0000-0007": {"releases": {"bookworm": {"status": "open", "urgency": "end-of-life"}}},
 	"CVE-0000-0008": {"releases": {"bookworm": {"status": "undetermined", "urgency": "not yet assigned"}}},
-	"CVE-0000-0009": {"releases": {"trixie": {"status": "open", "urgency": "high"}}}
+	"CVE-0000-0009": {"releases": {"trixie": {"status": "open", "urgency": "high"}}},
+	"CVE-0000-0010": {"releases": {"bookworm": {"status": "resolved", "urgency": "low"}}}
 	}}`
 	db := openDB(t)
 	if _, err := vulndb.Import(context.Background(), db, writeFile(t, "json", []byte(export))); err != nil {
@@ -309,6 +310,7 @@ func TestTrackerExportStatuses(t *testing.T) {
 		"libfoo1 CVE-0000-0006": {Status: "unimportant", Severity: "unimportant"},
 		"libfoo1 CVE-0000-0007": {Status: "will-not-fix", Severity: "end-of-life"},
 		"libfoo1 CVE-0000-0008": {Status: "open"},
+		"libfoo1 CVE-0000-0010": {Status: "open", Severity: "low"}, // resolved without a version
 	}
 	if diff := cmp.Diff(gotW, wantW); diff != "" {
 		t.Errorf("(-got +want):\n%s", diff)

@@ -58,7 +58,9 @@ func secdbRecords(eco string, p secdbPackage) []Record {
 	for v := range p.Secfixes {
 		versions = append(versions, v)
 	}
-	sort.Strings(versions) // a stable order; the first fix listed wins below
+	// In apk order, so that when secdb lists an id under two fixes (a fix
+	// redone) the first fix wins.
+	sort.Slice(versions, func(i, j int) bool { return apkLess(versions[i], versions[j]) })
 
 	var recs []Record
 	seen := map[string]bool{}
@@ -80,4 +82,17 @@ func secdbRecords(eco string, p secdbPackage) []Record {
 		}
 	}
 	return recs
+}
+
+// apkLess orders apk versions, "0" first, and falls back to byte order
+// for versions apk's rules cannot parse.
+func apkLess(a, b string) bool {
+	va, errA := parseVersion("Alpine", a)
+	vb, errB := parseVersion("Alpine", b)
+	if errA == nil && errB == nil {
+		if c, err := va.Compare(vb); err == nil {
+			return c < 0
+		}
+	}
+	return a < b
 }

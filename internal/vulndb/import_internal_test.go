@@ -99,3 +99,15 @@ func TestSourceName(t *testing.T) {
 		t.Errorf("sourceName(testdata) = %q, want an absolute path", got)
 	}
 }
+
+// TestSecdbFirstFix takes the lowest fix in apk order when secdb lists one
+// id under two versions.
+func TestSecdbFirstFix(t *testing.T) {
+	recs := secdbRecords("Alpine:v3.20", secdbPackage{Name: "foo", Secfixes: map[string][]string{
+		"1.10-r0": {"CVE-1"},
+		"1.9-r0":  {"CVE-1"},
+	}})
+	if len(recs) != 1 || recs[0].Affected[0].Ranges[0].Events[1].Fixed != "1.9-r0" {
+		t.Errorf("records = %+v, want CVE-1 fixed in 1.9-r0", recs)
+	}
+}

@@ -22,8 +22,8 @@
 // failed". Every limit is in Options; the zero Options uses the documented
 // defaults. Inspect is safe for concurrent use on different images; its
 // memory does not grow with layer size, only with the entries (bounded by
-// Options.MaxEntries and MaxNameBytes, about 200 bytes each plus the name)
-// and the components found.
+// Options.MaxEntries and MaxNameBytes: about 300 bytes each plus the name,
+// with the file list) and the components found.
 package scan
 
 import (
@@ -111,7 +111,8 @@ type Options struct {
 	// times, gzip's own ceiling is about 1032. Default 250.
 	MaxRatio int64
 	// MaxEntries caps the tar entries of all layers together; the virtual
-	// tree costs roughly 200 bytes of memory per entry. Default 1,000,000.
+	// tree and the file list cost about 300 bytes of memory per entry.
+	// Default 1,000,000.
 	MaxEntries int
 	// MaxFiles caps the regular files whose digest is recorded. Past it the
 	// inspection fails rather than leaving files unchecked. Default 250,000.

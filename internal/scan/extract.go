@@ -60,6 +60,9 @@ const (
 	maxMetadataBytes = 8 << 20
 )
 
+// TODO: Ruby gems, Rust binaries built with cargo-auditable, PHP composer
+// installs and .NET dependencies are not read yet, so images built on those
+// stacks show only their OS packages and whatever else is listed here.
 func extractors(opts Options) []extractorSpec {
 	cfg := &cpb.PluginConfig{
 		MaxFileSizeBytes: math.MaxInt64,

@@ -23,6 +23,10 @@ const (
 	zstandard    compression = "zstd"
 )
 
+// TODO: Windows layers (entries under Files/ and Hives/) are read like
+// Linux ones, so their packages are not found; breakwater serves Linux
+// images first.
+
 // mediaTypes maps the layer media types of the OCI image spec and Docker's
 // manifest v2 to the compression they declare. Foreign and nondistributable
 // layers are read like the others when their bytes are present.

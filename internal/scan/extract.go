@@ -17,6 +17,8 @@ import (
 	"github.com/google/osv-scalibr/extractor/filesystem/language/java/archive"
 	"github.com/google/osv-scalibr/extractor/filesystem/language/javascript/packagejson"
 	"github.com/google/osv-scalibr/extractor/filesystem/language/python/wheelegg"
+	"github.com/google/osv-scalibr/extractor/filesystem/language/ruby/gemspec"
+	"github.com/google/osv-scalibr/extractor/filesystem/language/rust/cargoauditable"
 	"github.com/google/osv-scalibr/extractor/filesystem/os/apk"
 	apkmeta "github.com/google/osv-scalibr/extractor/filesystem/os/apk/metadata"
 	"github.com/google/osv-scalibr/extractor/filesystem/os/dpkg"
@@ -60,9 +62,9 @@ const (
 	maxMetadataBytes = 8 << 20
 )
 
-// TODO: Ruby gems, Rust binaries built with cargo-auditable, PHP composer
-// installs and .NET dependencies are not read yet, so images built on those
-// stacks show only their OS packages and whatever else is listed here.
+// TODO: PHP composer installs and .NET dependencies are not read yet, so
+// images built on those stacks show only their OS packages and whatever
+// else is listed here.
 func extractors(opts Options) []extractorSpec {
 	cfg := &cpb.PluginConfig{
 		MaxFileSizeBytes: math.MaxInt64,
@@ -91,6 +93,8 @@ func extractors(opts Options) []extractorSpec {
 	add(packagejson.New, extractorSpec{maxBytes: min(big, maxMetadataBytes)})
 	add(wheelegg.New, extractorSpec{maxBytes: min(big, maxMetadataBytes)})
 	add(archive.New, extractorSpec{maxBytes: big})
+	add(gemspec.New, extractorSpec{maxBytes: min(big, maxMetadataBytes)})
+	add(cargoauditable.New, extractorSpec{binary: true, maxBytes: big})
 	return specs
 }
 

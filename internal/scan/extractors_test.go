@@ -57,6 +57,9 @@ func TestInspectMoreEcosystems(t *testing.T) {
 	rpmdb := gzLayer(t, reg("etc/os-release", fedoraRelease), reg("var/lib/rpm/Packages", rpmFixture(t)))
 	egg := gzLayer(t, reg("usr/lib/python3/site-packages/six-1.16.0.egg-info/PKG-INFO", "Metadata-Version: 1.1\nName: six\nVersion: 1.16.0\n"))
 
+	gem := gzLayer(t, reg("usr/local/bundle/specifications/rack-3.0.8.gemspec",
+		"# -*- encoding: utf-8 -*-\nGem::Specification.new do |s|\n  s.name = \"rack\".freeze\n  s.version = \"3.0.8\"\nend\n"))
+
 	tests := []struct {
 		name  string
 		layer Layer
@@ -67,6 +70,9 @@ func TestInspectMoreEcosystems(t *testing.T) {
 		}},
 		{"rpm database", rpmdb, []short{
 			{"", "hello", "1:0.0.1-rls", "hello", "0.0.1-rls", "var/lib/rpm/Packages", rpmdb.Digest},
+		}},
+		{"gemspec", gem, []short{
+			{"RubyGems", "rack", "3.0.8", "", "", "usr/local/bundle/specifications/rack-3.0.8.gemspec", gem.Digest},
 		}},
 		{"egg-info", egg, []short{
 			{"PyPI", "six", "1.16.0", "", "", "usr/lib/python3/site-packages/six-1.16.0.egg-info/PKG-INFO", egg.Digest},

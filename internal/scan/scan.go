@@ -8,7 +8,8 @@
 // lower layers put in its directory). Only files an extractor asks for are
 // kept, and nothing is ever written to the host under a name from the layer.
 // The extractors come from osv-scalibr: dpkg, apk, rpm, Go build info, npm
-// package.json, Python dist-info/egg-info and Java archives. Each component
+// package.json, Python dist-info/egg-info, Java archives, installed Ruby
+// gemspecs and Rust binaries built with cargo-auditable. Each component
 // names the layer that last wrote its file and the file's path.
 //
 // The inventory also lists the sha256 of every non-empty regular file of

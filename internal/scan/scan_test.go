@@ -539,3 +539,26 @@ func TestInspectLeavesNoSpool(t *testing.T) {
 		t.Errorf("temp dir holds %d entries after Inspect, want 0", len(left))
 	}
 }
+
+func TestInspectEmptyLayers(t *testing.T) {
+	tests := []struct {
+		name  string
+		layer Layer
+	}{
+		{"gzip of nothing", blobLayer(mtGzip, gzipBytes(t, nil))},
+		{"gzip of an empty tar", blobLayer(mtGzip, gzipBytes(t, tarball(t)))},
+		{"empty tar", blobLayer(mtTar, tarball(t))},
+		{"zstd of an empty tar", blobLayer(mtZstd, zstdBytes(t, tarball(t)))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv, err := inspect(t, Options{}, tt.layer)
+			if err != nil {
+				t.Fatalf("Inspect: %v", err)
+			}
+			if len(inv.Components) != 0 || len(inv.Files) != 0 || inv.Distro != nil {
+				t.Errorf("inventory = %+v, want empty", inv)
+			}
+		})
+	}
+}

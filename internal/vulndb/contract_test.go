@@ -128,3 +128,26 @@ func TestScanContract(t *testing.T) {
 		t.Errorf("distro (-got +want):\n%s", diff)
 	}
 }
+
+// TestScanContractAlpine does the same for an Alpine 3.20 layer, whose
+// packages match secdb by origin.
+func TestScanContractAlpine(t *testing.T) {
+	db := openDB(t)
+	importAll(t, db, "alpine-secdb")
+	layer := layerOf(t, map[string]string{
+		"etc/os-release":       "NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.20.3\n",
+		"lib/apk/db/installed": "P:busybox\nV:1.36.1-r29\nA:x86_64\no:busybox\n\nP:ssl_client\nV:1.36.1-r29\nA:x86_64\no:busybox\n\nP:zlib\nV:1.3.1-r1\nA:x86_64\no:zlib\n\n",
+	})
+	inv, err := scan.Inspect(context.Background(), []scan.Layer{layer}, scan.Options{TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("inspect: %v", err)
+	}
+	got := keys(match(t, db, inv))
+	want := []string{
+		"busybox CVE-2024-58251", "busybox CVE-2025-46394",
+		"ssl_client CVE-2024-58251", "ssl_client CVE-2025-46394",
+	}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("findings (-got +want):\n%s\ninventory: %+v", diff, inv.Components)
+	}
+}

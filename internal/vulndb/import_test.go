@@ -74,7 +74,7 @@ func TestImportFormats(t *testing.T) {
 		{"zip of OSV records", func(t *testing.T) string { return writeFile(t, "all.zip", zipOf(t, "osv/npm")) },
 			vulndb.Report{Files: 8, Records: 8, Counts: map[string]int{"npm": 8}}},
 		{"folder tree of YAML records", func(t *testing.T) string { return "testdata/osv/pypi-pysec" },
-			vulndb.Report{Files: 25, Records: 25, Counts: map[string]int{"PyPI": 25}}},
+			vulndb.Report{Files: 34, Records: 34, Counts: map[string]int{"PyPI": 34}}},
 		{"single OSV file", func(t *testing.T) string { return "testdata/osv/go/GO-2023-2102.json" },
 			vulndb.Report{Files: 1, Records: 1, Counts: map[string]int{"Go": 1}}},
 		{"NVD records", func(t *testing.T) string { return "testdata/nvd" },

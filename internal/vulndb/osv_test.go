@@ -49,6 +49,10 @@ func TestOSV(t *testing.T) {
 			map[string]string{"GHSA-8q59-q68h-6hv4": "5.4", "PYSEC-2021-142": "5.4"}, nil},
 		{"pypi version past every fix", comp("PyPI", "jinja2", "3.1.4"),
 			nil, []string{"GHSA-h5c8-rqwp-cp95", "PYSEC-2019-220"}},
+		// PYSEC-2022-43059 lists 0.10.0 and every version since 0, but is
+		// withdrawn; the older records still match.
+		{"withdrawn yaml record", comp("PyPI", "aiohttp", "0.10.0"),
+			map[string]string{"PYSEC-2021-76": "3.7.4"}, []string{"PYSEC-2022-43059"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

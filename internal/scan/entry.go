@@ -214,14 +214,15 @@ func (in *inspection) file(idx int, p string, hdr *tar.Header, r io.Reader) erro
 
 	if sp != nil {
 		b := sp.blob()
+		n.extra = &extra{}
 		if len(w.eager) > 0 {
-			if n.pkgs, err = in.extractNow(w.eager, p, n, b); err != nil {
+			if n.extra.pkgs, err = in.extractNow(w.eager, p, n, b); err != nil {
 				sp.discard()
 				return err
 			}
 		}
 		if w.keep() {
-			n.blob, n.deferred = b, w.deferred
+			n.extra.blob, n.extra.deferred = b, w.deferred
 			in.spooled += hdr.Size
 		} else {
 			sp.discard()
@@ -271,11 +272,15 @@ func (in *inspection) hardlink(idx int, p, target string) error {
 	if err != nil {
 		return err
 	}
-	if len(w.eager) > 0 {
-		n.pkgs = tn.pkgs
-	}
-	if w.keep() && tn.blob != nil && (tn.blob.file != "" || !w.disk) {
-		n.blob, n.deferred = tn.blob, w.deferred
+	if tn.extra != nil {
+		x := &extra{}
+		if len(w.eager) > 0 {
+			x.pkgs = tn.extra.pkgs
+		}
+		if b := tn.kept(); w.keep() && b != nil && (b.file != "" || !w.disk) {
+			x.blob, x.deferred = b, w.deferred
+		}
+		n.extra = x
 	}
 	return in.tree.put(p, n)
 }

@@ -229,15 +229,15 @@ func (in *inspection) finish() (*inventory.Inventory, error) {
 	}
 
 	err = in.tree.walk(func(p string, n *node) error {
-		if n.kind != kindFile {
+		if n.kind != kindFile || n.extra == nil {
 			return nil
 		}
 		layer := in.layers[n.layer]
-		for _, pkg := range n.pkgs {
+		for _, pkg := range n.extra.pkgs {
 			inv.Components = append(inv.Components, component(pkg, layer, p))
 		}
-		for _, i := range n.deferred {
-			found, err := in.run(in.exts[i], p, n, n.blob)
+		for _, i := range n.extra.deferred {
+			found, err := in.run(in.exts[i], p, n, n.extra.blob)
 			if se, ok := err.(*Error); ok && se.Layer == "" {
 				se.Layer = layer
 			}

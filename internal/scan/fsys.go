@@ -81,8 +81,8 @@ func (f *treeFS) Open(name string) (fs.File, error) {
 	switch {
 	case n.kind == kindDir:
 		return &dirFile{fi: fi}, nil
-	case n.kind == kindFile && n.blob != nil:
-		rc, err := n.blob.open()
+	case n.kind == kindFile && n.kept() != nil:
+		rc, err := n.kept().open()
 		if err != nil {
 			return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 		}

@@ -28,21 +28,31 @@ const (
 	kindOther // devices and fifos: present, never read
 )
 
-// node is one entry of the merged tree. Only entries some extractor wanted
-// carry a path, content or packages, so the tree of a large image stays a
-// map of names.
+// node is one entry of the merged tree, kept small because an image may
+// have a million of them; what only wanted files need sits in extra.
 type node struct {
-	kind     nodeKind
 	layer    int // index of the layer that last wrote the entry
-	mode     fs.FileMode
 	size     int64
 	target   string // symlink target, as written
 	children map[string]*node
+	extra    *extra
+	mode     fs.FileMode
+	kind     nodeKind
+}
 
-	// Set only on files some extractor wanted.
+// extra is what a file some extractor wanted carries.
+type extra struct {
 	blob     *blob                // content kept for deferred extractors
 	deferred []int                // deferred extractors that want it
 	pkgs     []*extractor.Package // what eager extractors found
+}
+
+// kept returns the node's kept content, or nil.
+func (n *node) kept() *blob {
+	if n.extra == nil {
+		return nil
+	}
+	return n.extra.blob
 }
 
 // tree is the merged filesystem of the layers read so far, rooted at the

@@ -36,7 +36,7 @@ func (e *Error) WithMessage(msg string) *Error {
 // spec's; Unavailable is the code distribution uses when a backend is down.
 var (
 	ErrBlobUnknown        = &Error{"BLOB_UNKNOWN", http.StatusNotFound, "blob unknown to registry"}
-	ErrDigestInvalid      = &Error{"DIGEST_INVALID", http.StatusBadRequest, "provided digest did not match uploaded content"}
+	ErrDigestInvalid      = &Error{"DIGEST_INVALID", http.StatusBadRequest, "invalid digest or digest does not match content"}
 	ErrManifestUnknown    = &Error{"MANIFEST_UNKNOWN", http.StatusNotFound, "manifest unknown"}
 	ErrManifestInvalidRef = &Error{"MANIFEST_INVALID", http.StatusBadRequest, "manifest reference invalid"}
 	ErrNameInvalid        = &Error{"NAME_INVALID", http.StatusBadRequest, "invalid repository name"}
@@ -47,7 +47,7 @@ var (
 	ErrTooManyRequests    = &Error{"TOOMANYREQUESTS", http.StatusTooManyRequests, "too many requests"}
 	ErrPaginationInvalid  = &Error{"PAGINATION_NUMBER_INVALID", http.StatusBadRequest, "invalid number of results requested"}
 	ErrRangeInvalid       = &Error{"RANGE_INVALID", http.StatusRequestedRangeNotSatisfiable, "invalid content range"}
-	ErrUnavailable        = &Error{"UNAVAILABLE", http.StatusServiceUnavailable, "upstream registry unavailable and content not cached"}
+	ErrUnavailable        = &Error{"UNAVAILABLE", http.StatusServiceUnavailable, "upstream registry unavailable"}
 )
 
 // AsError returns the Error err wraps, or nil.

@@ -17,6 +17,9 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"breakwater/internal/policy"
+	"breakwater/internal/vulndb"
 )
 
 // Config is the whole configuration. The yaml tags are the key names of
@@ -35,7 +38,62 @@ type Config struct {
 	// is the default, which serves every repository whose first path
 	// component names no upstream. Default: Docker Hub alone.
 	Upstreams []Upstream `yaml:"upstreams"`
+	// Policies are the firewall's named policies, in order. A list in the
+	// file replaces the default list whole. Default policy.Default().
+	Policies policy.Set `yaml:"policies"`
+	// Firewall sets the firewall's mode per repository and how long a
+	// first pull waits for inspection.
+	Firewall Firewall `yaml:"firewall"`
+	// VulnDB says where the vulnerability data comes from and how often it
+	// is refreshed.
+	VulnDB VulnDB `yaml:"vulndb"`
 }
+
+// Firewall is the firewall section: policy's settings (mode, fail_open,
+// show_reason, block_served, repositories) at the same level as the keys
+// only the server needs.
+type Firewall struct {
+	policy.Firewall `yaml:",inline"`
+	// Wait is how long a first pull of an image waits for its inspection;
+	// past it the client gets 429 TOOMANYREQUESTS with Retry-After while
+	// inspection goes on. A duration; 0 answers at once. Default 30s.
+	Wait time.Duration `yaml:"wait"`
+}
+
+// VulnDB configures the local vulnerability database, <data>/vulndb.db.
+type VulnDB struct {
+	// Refresh is how old a feed's data may get before serve fetches it
+	// again. A duration; 0 turns scheduled refreshes off. Default 24h.
+	Refresh time.Duration `yaml:"refresh"`
+	// Feeds are what serve fetches. Default the public feeds
+	// (vulndb.PublicFeeds): the Debian tracker, osv.dev and NVD.
+	Feeds []Feed `yaml:"feeds"`
+	// LoadAtStart fetches every feed when serve starts with no
+	// vulnerability data, even with Refresh off. Default true.
+	LoadAtStart bool `yaml:"load_at_start"`
+}
+
+// Feed is one source of vulnerability data. In the file it is either a
+// mapping with name and url or just the url.
+type Feed struct {
+	// Name is the source name the data is kept under, so a feed keeps its
+	// data when its URL moves to a mirror. Default the URL.
+	Name string `yaml:"name"`
+	// URL is an http or https URL of a file or zip, or a path on the
+	// local disk (a mirror in a closed network). Required.
+	URL string `yaml:"url"`
+}
+
+// SourceName is the name the feed's data is kept under.
+func (f Feed) SourceName() string {
+	if f.Name != "" {
+		return f.Name
+	}
+	return f.URL
+}
+
+// setScalar lets a feed be written as its URL alone.
+func (f *Feed) setScalar(s string) { *f = Feed{URL: s} }
 
 // Log configures the process's structured log.
 type Log struct {
@@ -112,6 +170,13 @@ func Default() Config {
 			TagMaxAge:   5 * time.Minute,
 			NegativeTTL: 30 * time.Second,
 		},
+		Policies: policy.Default(),
+		Firewall: Firewall{Firewall: policy.DefaultFirewall(), Wait: 30 * time.Second},
+		VulnDB: VulnDB{
+			Refresh:     24 * time.Hour,
+			Feeds:       publicFeeds(),
+			LoadAtStart: true,
+		},
 		Upstreams: []Upstream{{
 			Name:      "docker.io",
 			URL:       "https://registry-1.docker.io",
@@ -131,6 +196,9 @@ type Flags struct {
 	Data   string
 	// Upstream is the default upstream's URL.
 	Upstream string
+	// Firewall is the mode every repository runs the firewall in,
+	// overriding the file's mode and rules: off, audit or quarantine.
+	Firewall policy.Mode
 }
 
 // Load builds the configuration: Default, then the YAML file at path (none
@@ -169,6 +237,9 @@ func (f Flags) apply(c *Config) {
 	}
 	if u := c.DefaultUpstream(); f.Upstream != "" && u != nil {
 		u.URL = f.Upstream
+	}
+	if f.Firewall != "" {
+		c.Firewall.Firewall = c.Firewall.WithMode(f.Firewall)
 	}
 }
 
@@ -224,6 +295,15 @@ func (u *Upstream) fillDefaults(set map[string]bool) {
 	if !set["search_url"] {
 		u.SearchURL = hub.SearchURL
 	}
+}
+
+// publicFeeds are vulndb's public feeds as configuration entries.
+func publicFeeds() []Feed {
+	var out []Feed
+	for _, f := range vulndb.PublicFeeds(time.Now()) {
+		out = append(out, Feed{Name: f.Name, URL: f.URL})
+	}
+	return out
 }
 
 func hostOf(raw string) string {

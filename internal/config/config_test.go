@@ -123,7 +123,7 @@ upstreams:
 			want: with(func(c *Config) {
 				c.Upstreams[0] = Upstream{
 					Name: "docker.io", URL: "http://127.0.0.1:5001", Default: true,
-					Aliases: []string{}, Timeout: 30 * time.Second, Retries: 3,
+					Timeout: 30 * time.Second, Retries: 3,
 				}
 			}),
 		},

@@ -40,10 +40,7 @@ func TestConfigurationDoc(t *testing.T) {
 	for _, v := range envVars() {
 		want = append(want, "`"+v[1]+"`", v[0])
 	}
-	ut := reflect.TypeOf(Upstream{})
-	for i := 0; i < ut.NumField(); i++ {
-		want = append(want, "`"+yamlKey(ut.Field(i))+"`")
-	}
+	want = append(want, docKeys(reflect.TypeOf(Config{}), "", false)...)
 	want = append(want, envDefaultUpstream)
 	for _, k := range defaultUpstreamEnvKeys {
 		want = append(want, envName("upstream."+k))
@@ -56,4 +53,33 @@ func TestConfigurationDoc(t *testing.T) {
 			t.Errorf("docs/configuration.md does not mention %s", w)
 		}
 	}
+}
+
+// docKeys lists how the doc must name every key of type t: the whole path
+// ("`firewall.wait`") outside lists, the key alone ("`min_score`") inside
+// one, where each entry's keys get a table of their own.
+func docKeys(t reflect.Type, path string, inList bool) []string {
+	var out []string
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		p := join(path, yamlKey(f))
+		switch {
+		case isInline(f):
+			p = path
+		case f.Type.Kind() == reflect.Struct:
+			// a section: its keys are named, not the section itself
+		case inList:
+			out = append(out, "`"+yamlKey(f)+"`")
+		default:
+			out = append(out, "`"+p+"`")
+		}
+		ft := f.Type
+		switch {
+		case ft.Kind() == reflect.Struct:
+			out = append(out, docKeys(ft, p, inList)...)
+		case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct:
+			out = append(out, docKeys(ft.Elem(), p, true)...)
+		}
+	}
+	return out
 }

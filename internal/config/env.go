@@ -205,6 +205,9 @@ func walkScalars(v reflect.Value, path string, fn func(path string, f reflect.Va
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
 		f, p := v.Field(i), join(path, yamlKey(t.Field(i)))
+		if isInline(t.Field(i)) {
+			p = path
+		}
 		switch f.Kind() {
 		case reflect.Struct:
 			walkScalars(f, p, fn)

@@ -77,7 +77,12 @@ func flatten(c Config) []Setting {
 		switch {
 		case v.Kind() == reflect.Struct:
 			for i := 0; i < v.NumField(); i++ {
-				walk(v.Field(i), join(path, yamlKey(v.Type().Field(i))))
+				f := v.Type().Field(i)
+				if isInline(f) {
+					walk(v.Field(i), path)
+					continue
+				}
+				walk(v.Field(i), join(path, yamlKey(f)))
 			}
 		case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.Struct:
 			for i := 0; i < v.Len(); i++ {

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 )
 
 // upstreamName is host-like (letters, digits, dots and dashes, lower case)
@@ -51,7 +52,67 @@ func (c Config) Validate() error {
 	}
 
 	errs = append(errs, c.validateUpstreams()...)
+
+	// The policy types name their own key paths ("policies[2].action").
+	errs = append(errs, unjoin(c.Policies.Validate())...)
+	errs = append(errs, unjoin(c.Firewall.Validate())...)
+	if c.Firewall.Wait < 0 {
+		bad("firewall.wait", "must not be negative")
+	}
+	errs = append(errs, c.validateVulnDB()...)
 	return errors.Join(errs...)
+}
+
+func (c Config) validateVulnDB() []error {
+	var errs []error
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
+	}
+	if c.VulnDB.Refresh < 0 {
+		bad("vulndb.refresh", "must not be negative")
+	}
+	owner := map[string]string{}
+	for i, f := range c.VulnDB.Feeds {
+		p := fmt.Sprintf("vulndb.feeds[%d]", i)
+		if f.URL == "" {
+			bad(p+".url", "must not be empty")
+			continue
+		}
+		if strings.Contains(f.URL, "://") {
+			if err := checkFeedURL(f.URL); err != nil {
+				bad(p+".url", "%v", err)
+			}
+		}
+		name := f.SourceName()
+		if owner[name] != "" {
+			bad(p+".name", "%q is already used by %s", name, owner[name])
+			continue
+		}
+		owner[name] = p
+	}
+	return errs
+}
+
+// checkFeedURL accepts http and https URLs; a feed URL may carry a query
+// (a signed mirror link), unlike an upstream's base URL.
+func checkFeedURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("must be an http or https URL or a local path")
+	}
+	return nil
+}
+
+// unjoin splits an errors.Join result so every problem is one line of
+// the joined whole.
+func unjoin(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 func (c Config) validateUpstreams() []error {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"reflect"
 	"strconv"
 	"strings"
@@ -26,6 +27,12 @@ func decodeYAML(b []byte, c *Config) error {
 	return decodeNode(doc.Content[0], reflect.ValueOf(c).Elem(), "")
 }
 
+// scalarSetter is implemented by structs that may also be written as one
+// value, such as a Feed given by its URL alone.
+type scalarSetter interface {
+	setScalar(s string)
+}
+
 // defaultFiller is implemented by structs whose defaults depend on which
 // keys a file set, such as Upstream.
 type defaultFiller interface {
@@ -36,8 +43,13 @@ func decodeNode(n *yaml.Node, v reflect.Value, path string) error {
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
-	if n.Tag == "!!null" && v.Kind() == reflect.Slice {
-		v.SetZero() // "aliases:" with no value means none
+	emptyList := n.Kind == yaml.SequenceNode && len(n.Content) == 0
+	if v.Kind() == reflect.Slice && (n.Tag == "!!null" || emptyList) {
+		v.SetZero() // "aliases:" or "aliases: []" means none
+		return nil
+	}
+	if s, ok := v.Addr().Interface().(scalarSetter); ok && n.Kind == yaml.ScalarNode && n.Tag != "!!null" {
+		s.setScalar(n.Value)
 		return nil
 	}
 	switch {
@@ -117,7 +129,7 @@ func decodeStrings(n *yaml.Node, v reflect.Value, path string) error {
 		}
 		s = append(s, el.Value)
 	}
-	v.Set(reflect.ValueOf(s))
+	v.Set(reflect.ValueOf(s).Convert(v.Type()))
 	return nil
 }
 
@@ -145,6 +157,12 @@ func setScalar(v reflect.Value, s string) error {
 			return fmt.Errorf("%q is not a whole number", s)
 		}
 		v.SetInt(int64(i))
+	case v.Kind() == reflect.Float64:
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return fmt.Errorf("%q is not a number", s)
+		}
+		v.SetFloat(f)
 	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.String:
 		var list []string
 		for _, f := range strings.Split(s, ",") {
@@ -152,17 +170,24 @@ func setScalar(v reflect.Value, s string) error {
 				list = append(list, f)
 			}
 		}
-		v.Set(reflect.ValueOf(list))
+		v.Set(reflect.ValueOf(list).Convert(v.Type()))
 	default:
 		return fmt.Errorf("unsupported type %s", v.Type()) // a field type this file does not know yet
 	}
 	return nil
 }
 
-// fieldByKey returns the field of struct v whose yaml tag is key.
+// fieldByKey returns the field of struct v whose yaml tag is key, looking
+// into inline structs too.
 func fieldByKey(v reflect.Value, key string) (reflect.Value, bool) {
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
+		if isInline(t.Field(i)) {
+			if f, ok := fieldByKey(v.Field(i), key); ok {
+				return f, true
+			}
+			continue
+		}
 		if yamlKey(t.Field(i)) == key {
 			return v.Field(i), true
 		}
@@ -173,6 +198,13 @@ func fieldByKey(v reflect.Value, key string) (reflect.Value, bool) {
 func yamlKey(f reflect.StructField) string {
 	name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
 	return name
+}
+
+// isInline reports whether f's keys sit at the level of its parent's, as
+// the firewall section holds policy.Firewall's keys.
+func isInline(f reflect.StructField) bool {
+	_, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+	return opts == "inline"
 }
 
 func join(path, key string) string {

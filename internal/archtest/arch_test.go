@@ -33,6 +33,8 @@ func TestBoundaries(t *testing.T) {
 		{"internal/cache", []string{"internal/registry", "internal/store/fs", "internal/store/sqlite", "internal/config"}},
 		{"internal/upstream", []string{"internal/cache", "internal/store", "internal/registry", "internal/config"}},
 		{"internal/store", []string{"internal/cache", "internal/upstream", "internal/registry", "net/http"}},
+		{"internal/scan", []string{"internal/vulndb", "internal/policy", "internal/firewall", "internal/cache", "internal/registry"}},
+		{"internal/vulndb", []string{"internal/scan", "internal/policy", "internal/firewall", "internal/registry"}},
 		{"internal/config", []string{"internal/cache", "internal/upstream", "internal/registry", "internal/store"}},
 		{"internal/policy", []string{"net/http", "internal/store", "database/sql"}},
 	}

@@ -53,3 +53,10 @@ const (
 const (
 	KeyExtractor = "extractor" // the osv-scalibr extractor that read a file
 )
+
+// Keys added by the server wiring.
+const (
+	KeyReason = "reason" // why something is not ready or was refused, fit for operators
+	KeyMode   = "mode"   // a firewall mode: off, audit or quarantine
+	KeyFeeds  = "feeds"  // how many vulnerability feeds are configured
+)

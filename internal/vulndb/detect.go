@@ -32,11 +32,7 @@ const maxYAMLSniff = 4 << 20
 func detect(data []byte) format {
 	trimmed := bytes.TrimLeft(data, " \t\r\n\ufeff")
 	if len(trimmed) > 0 && trimmed[0] == '{' {
-		var top map[string]json.RawMessage
-		if err := json.Unmarshal(trimmed, &top); err != nil {
-			return formatUnknown
-		}
-		return detectJSON(top)
+		return detectJSON(trimmed)
 	}
 	if looksLikeDigestList(data) {
 		return formatDigests
@@ -51,38 +47,80 @@ func detect(data []byte) format {
 	return formatUnknown
 }
 
-func detectJSON(top map[string]json.RawMessage) format {
-	has := func(k string) bool { _, ok := top[k]; return ok }
+// topKeys are the top-level keys that tell the JSON formats apart. Only
+// these are kept while recognising a file, so a feed of hundreds of
+// megabytes is scanned, not copied. (encoding/json matches keys without
+// regard to case; no format here has keys that differ only in case.)
+type topKeys struct {
+	Header           *sniffed `json:"Header"`
+	Annotations      *sniffed `json:"Annotations"`
+	Secfixes         *sniffed `json:"secfixes"`
+	DistroVersion    *sniffed `json:"distroversion"`
+	Packages         *sniffed `json:"packages"`
+	Vulnerabilities  *sniffed `json:"vulnerabilities"`
+	CVE              *sniffed `json:"cve"`
+	ID               *sniffed `json:"id"`
+	SourceIdentifier *sniffed `json:"sourceIdentifier"`
+	VulnStatus       *sniffed `json:"vulnStatus"`
+	Modified         *sniffed `json:"modified"`
+	Affected         *sniffed `json:"affected"`
+	SchemaVersion    *sniffed `json:"schema_version"`
+}
+
+// sniffed is one top-level value: its first byte, and its bytes when
+// small enough to look into.
+type sniffed struct {
+	first byte
+	raw   []byte
+}
+
+// maxSniffed bounds the values kept whole; only a cve object is looked
+// into, and it is far smaller.
+const maxSniffed = 1 << 20
+
+func (s *sniffed) UnmarshalJSON(b []byte) error {
+	s.first = b[0]
+	if len(b) <= maxSniffed {
+		s.raw = append([]byte(nil), b...) // b is only valid during the call
+	}
+	return nil
+}
+
+func detectJSON(data []byte) format {
+	var top topKeys
+	if err := json.Unmarshal(data, &top); err != nil {
+		return formatUnknown
+	}
+	has := func(s *sniffed) bool { return s != nil }
+	osvFields := map[string]*sniffed{
+		"modified":       top.Modified,
+		"affected":       top.Affected,
+		"schema_version": top.SchemaVersion,
+	}
 	switch {
-	case has("Header") && has("Annotations"):
+	case has(top.Header) && has(top.Annotations):
 		return formatTrackerList
-	case has("secfixes") && has("distroversion"), has("packages") && has("distroversion"):
+	case has(top.Secfixes) && has(top.DistroVersion), has(top.Packages) && has(top.DistroVersion):
 		return formatSecdb
 	// A tracker export's keys are package names, so the NVD keys are
 	// checked for their shape, not only their presence.
-	case startsWith(top["vulnerabilities"], '['), isCVEObject(top["cve"]),
-		has("id") && (has("sourceIdentifier") || has("vulnStatus")):
+	case top.Vulnerabilities != nil && top.Vulnerabilities.first == '[', isCVEObject(top.CVE),
+		has(top.ID) && (has(top.SourceIdentifier) || has(top.VulnStatus)):
 		return formatNVD
-	case isOSV(has("id"), has):
+	case isOSV(has(top.ID), func(k string) bool { return osvFields[k] != nil }):
 		return formatOSV
-	case isTrackerExport(top):
+	case isTrackerExport(data):
 		return formatTrackerExport
 	}
 	return formatUnknown
 }
 
-// startsWith reports whether raw is a JSON value opening with c.
-func startsWith(raw json.RawMessage, c byte) bool {
-	raw = bytes.TrimLeft(raw, " \t\r\n")
-	return len(raw) > 0 && raw[0] == c
-}
-
-// isCVEObject reports whether raw is an object with a CVE id.
-func isCVEObject(raw json.RawMessage) bool {
+// isCVEObject reports whether s is an object with a CVE id.
+func isCVEObject(s *sniffed) bool {
 	var c struct {
 		ID string `json:"id"`
 	}
-	return startsWith(raw, '{') && json.Unmarshal(raw, &c) == nil && strings.HasPrefix(c.ID, "CVE-")
+	return s != nil && s.first == '{' && json.Unmarshal(s.raw, &c) == nil && strings.HasPrefix(c.ID, "CVE-")
 }
 
 // isOSV asks for an id and one more field every OSV record has.
@@ -90,19 +128,27 @@ func isOSV(id bool, has func(string) bool) bool {
 	return id && (has("modified") || has("affected") || has("schema_version"))
 }
 
-// isTrackerExport checks one package of a {package: {CVE: {releases}}}
-// document, which has no fixed keys to look for.
-func isTrackerExport(top map[string]json.RawMessage) bool {
-	for _, v := range top {
-		var cves map[string]struct {
-			Releases map[string]json.RawMessage `json:"releases"`
-		}
-		if json.Unmarshal(v, &cves) != nil {
+// isTrackerExport checks the first package of a {package: {CVE:
+// {releases}}} document, which has no fixed keys to look for. Only that
+// package's value is decoded.
+func isTrackerExport(data []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return false
+	}
+	if _, err := dec.Token(); err != nil {
+		return false
+	}
+	var cves map[string]struct {
+		Releases map[string]json.RawMessage `json:"releases"`
+	}
+	if dec.Decode(&cves) != nil {
+		return false
+	}
+	for _, c := range cves {
+		if c.Releases == nil {
 			return false
 		}
-		for _, c := range cves {
-			return c.Releases != nil
-		}
 	}
-	return false
+	return len(cves) > 0
 }

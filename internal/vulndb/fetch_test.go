@@ -1,12 +1,15 @@
 package vulndb_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"breakwater/internal/vulndb"
 )
@@ -89,5 +92,70 @@ func TestImportCancelled(t *testing.T) {
 	_, err := vulndb.Import(ctx, openDB(t), srv.URL+"/all.zip")
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("import error = %v, want context.Canceled", err)
+	}
+}
+
+// feedServer serves body with a Last-Modified time the test can move,
+// answering conditional requests as any HTTP file server does, and counts
+// requests and full downloads.
+type feedServer struct {
+	*httptest.Server
+	modified      atomic.Int64 // Unix seconds
+	hits, fullGET atomic.Int32
+}
+
+func newFeedServer(t *testing.T, body []byte, modified time.Time) *feedServer {
+	t.Helper()
+	fs := &feedServer{}
+	fs.modified.Store(modified.Unix())
+	fs.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fs.hits.Add(1)
+		rec := httptest.NewRecorder()
+		http.ServeContent(rec, r, "all.zip", time.Unix(fs.modified.Load(), 0), bytes.NewReader(body))
+		if rec.Code == http.StatusOK {
+			fs.fullGET.Add(1)
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		w.Write(rec.Body.Bytes())
+	}))
+	t.Cleanup(fs.Close)
+	return fs
+}
+
+// TestImportIfModifiedSince downloads a feed only when the server says it
+// changed since the last import.
+func TestImportIfModifiedSince(t *testing.T) {
+	modified := time.Date(2026, 11, 30, 6, 0, 0, 0, time.UTC)
+	srv := newFeedServer(t, zipOf(t, "osv/npm"), modified)
+	db := openDB(t)
+	ctx := context.Background()
+	client := vulndb.WithHTTPClient(srv.Client())
+
+	if _, err := vulndb.Import(ctx, db, srv.URL, client); err != nil {
+		t.Fatal(err)
+	}
+	srcs, err := db.Status(ctx)
+	if err != nil || len(srcs) != 1 || !srcs[0].Modified.Equal(modified) {
+		t.Fatalf("status = %+v, %v; want one source modified at %v", srcs, err, modified)
+	}
+
+	_, err = vulndb.Import(ctx, db, srv.URL, client, vulndb.WithIfModifiedSince(srcs[0].Modified))
+	if !errors.Is(err, vulndb.ErrNotModified) {
+		t.Errorf("import of an unchanged feed = %v, want ErrNotModified", err)
+	}
+	after, _ := db.Status(ctx)
+	if len(after) != 1 || !after[0].ImportedAt.Equal(srcs[0].ImportedAt) {
+		t.Errorf("status after not-modified = %+v, want it untouched", after)
+	}
+
+	srv.modified.Add(3600)
+	if _, err := vulndb.Import(ctx, db, srv.URL, client, vulndb.WithIfModifiedSince(srcs[0].Modified)); err != nil {
+		t.Errorf("import of a changed feed: %v", err)
+	}
+	if got := srv.fullGET.Load(); got != 2 {
+		t.Errorf("%d full downloads, want 2", got)
 	}
 }

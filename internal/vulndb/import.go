@@ -45,7 +45,15 @@ type importConfig struct {
 	client      *http.Client
 	maxDownload int64
 	source      string
+	since       time.Time
 	now         func() time.Time
+}
+
+// WithIfModifiedSince fetches a URL only if the server says it changed
+// after t (a Source's Modified); otherwise Import returns ErrNotModified
+// and leaves the source as it was. Local paths are always read.
+func WithIfModifiedSince(t time.Time) ImportOption {
+	return func(ic *importConfig) { ic.since = t }
 }
 
 // withClock records imports at the times now gives, so a Refresher's
@@ -88,20 +96,27 @@ func Import(ctx context.Context, db *DB, path string, opts ...ImportOption) (Rep
 	b := &batch{ctx: ctx, report: Report{Source: source}}
 
 	local := path
+	var modified time.Time
 	if isURL(path) {
-		tmp, err := download(ctx, cfg.client, path, cfg.maxDownload)
+		f, err := download(ctx, cfg.client, path, cfg.maxDownload, cfg.since)
 		if err != nil {
 			return Report{}, err
 		}
-		defer os.Remove(tmp)
-		local = tmp
+		defer os.Remove(f.path)
+		local, modified = f.path, f.modified
 	}
 	if err := b.readPath(ctx, local); err != nil {
 		return Report{}, fmt.Errorf("import %s: %w", source, err)
 	}
 
 	recs, files := b.finish()
-	src := Source{Name: source, ImportedAt: cfg.now().UTC(), Counts: b.report.Counts, Unknown: b.report.Unknown}
+	src := Source{
+		Name:       source,
+		ImportedAt: cfg.now().UTC(),
+		Modified:   modified,
+		Counts:     b.report.Counts,
+		Unknown:    b.report.Unknown,
+	}
 	if err := db.store.Replace(ctx, src, recs, files); err != nil {
 		return Report{}, fmt.Errorf("import %s: %w", source, err)
 	}

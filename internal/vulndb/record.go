@@ -82,6 +82,10 @@ type Severity struct {
 type Source struct {
 	Name       string    `json:"name"`
 	ImportedAt time.Time `json:"imported_at"`
+	// Modified is the feed's Last-Modified time when it was downloaded,
+	// zero for local files or servers that give none; a refresh asks the
+	// server for the feed only if it changed since.
+	Modified time.Time `json:"modified,omitzero"`
 	// Counts is the number of records per ecosystem (without release), and
 	// of known-bad digests under "files".
 	Counts map[string]int `json:"counts"`

@@ -105,26 +105,34 @@ func (r *Refresher) RefreshOnce(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	imported := map[string]time.Time{}
+	imported := map[string]Source{}
 	for _, s := range srcs {
-		imported[s.Name] = s.ImportedAt
+		imported[s.Name] = s
 	}
 
 	var errs []error
 	n := 0
 	for _, f := range r.Feeds {
-		if at, ok := imported[f.Name]; ok && r.now().Sub(at) < r.interval() {
+		src, ok := imported[f.Name]
+		if ok && r.now().Sub(src.ImportedAt) < r.interval() {
 			continue
 		}
 		opts := append(append([]ImportOption(nil), r.Options...), WithSource(f.Name), withClock(r.now))
-		if _, err := Import(ctx, r.DB, f.URL, opts...); err != nil {
-			if ctx.Err() != nil {
-				return n, ctx.Err()
-			}
-			errs = append(errs, err)
-			continue
+		if ok {
+			// An unchanged feed costs one request, not a download; the
+			// source keeps its import time, which stays the data's age.
+			opts = append(opts, WithIfModifiedSince(src.Modified))
 		}
-		n++
+		_, err := Import(ctx, r.DB, f.URL, opts...)
+		switch {
+		case err == nil:
+			n++
+		case errors.Is(err, ErrNotModified):
+		case ctx.Err() != nil:
+			return n, ctx.Err()
+		default:
+			errs = append(errs, err)
+		}
 	}
 	return n, errors.Join(errs...)
 }

@@ -116,3 +116,39 @@ func TestPublicFeeds(t *testing.T) {
 		}
 	}
 }
+
+// TestRefresherNotModified asks again for a stale feed but downloads it
+// only when it changed.
+func TestRefresherNotModified(t *testing.T) {
+	srv := newFeedServer(t, zipOf(t, "osv/npm"), time.Date(2026, 11, 30, 6, 0, 0, 0, time.UTC))
+	clock := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	r := &vulndb.Refresher{
+		DB:       openDB(t),
+		Feeds:    []vulndb.Feed{{Name: "npm", URL: srv.URL + "/all.zip"}},
+		Interval: time.Hour,
+		Options:  []vulndb.ImportOption{vulndb.WithHTTPClient(srv.Client())},
+		Now:      func() time.Time { return clock },
+	}
+	steps := []struct {
+		name          string
+		changed       bool
+		want          int
+		hits, fullGET int32
+	}{
+		{"first import", false, 1, 1, 1},
+		{"stale but unchanged", false, 0, 2, 1},
+		{"still unchanged, asked again", false, 0, 3, 1},
+		{"changed", true, 1, 4, 2},
+	}
+	for _, st := range steps {
+		if st.changed {
+			srv.modified.Add(3600)
+		}
+		n, err := r.RefreshOnce(context.Background())
+		if err != nil || n != st.want || srv.hits.Load() != st.hits || srv.fullGET.Load() != st.fullGET {
+			t.Errorf("%s: imported %d (%v), %d requests, %d downloads; want %d, %d, %d",
+				st.name, n, err, srv.hits.Load(), srv.fullGET.Load(), st.want, st.hits, st.fullGET)
+		}
+		clock = clock.Add(2 * time.Hour)
+	}
+}

@@ -27,37 +27,6 @@ import (
 // database's.
 const busyTimeout = 60 * time.Second
 
-const schema = `
-CREATE TABLE IF NOT EXISTS sources (
-	name        TEXT PRIMARY KEY,
-	imported_at INTEGER NOT NULL,
-	counts      TEXT NOT NULL,
-	unknown     INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS records (
-	source TEXT NOT NULL,
-	id     TEXT NOT NULL,
-	data   TEXT NOT NULL,
-	PRIMARY KEY (source, id)
-);
-CREATE INDEX IF NOT EXISTS records_by_id ON records (id);
-CREATE TABLE IF NOT EXISTS affected (
-	source    TEXT NOT NULL,
-	id        TEXT NOT NULL,
-	ecosystem TEXT NOT NULL,
-	name      TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS affected_by_package ON affected (ecosystem, name);
-CREATE INDEX IF NOT EXISTS affected_by_source ON affected (source);
-CREATE TABLE IF NOT EXISTS bad_files (
-	source TEXT NOT NULL,
-	digest TEXT NOT NULL,
-	reason TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS bad_files_by_digest ON bad_files (digest);
-CREATE INDEX IF NOT EXISTS bad_files_by_source ON bad_files (source);
-`
-
 // Store is a vulndb.Store in one SQLite file. It is safe for concurrent
 // use. Its zero value is not usable; call Open.
 type Store struct {
@@ -79,9 +48,9 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("open vulnerability database %s: %w", path, err)
 	}
 	write.SetMaxOpenConns(1)
-	if _, err := write.Exec(schema); err != nil {
+	if err := migrate(context.Background(), write); err != nil {
 		write.Close()
-		return nil, fmt.Errorf("create vulnerability schema in %s: %w", path, err)
+		return nil, fmt.Errorf("migrate vulnerability database %s: %w", path, err)
 	}
 	read, err := sql.Open("sqlite", path+params+"&_query_only=1")
 	if err != nil {
@@ -133,10 +102,11 @@ INSERT INTO bad_files (source, digest, reason) VALUES (?, ?, ?)`, src.Name, f.Di
 		}
 	}
 	_, err = tx.ExecContext(ctx, `
-INSERT INTO sources (name, imported_at, counts, unknown) VALUES (?, ?, ?, ?)
+INSERT INTO sources (name, imported_at, modified, counts, unknown) VALUES (?, ?, ?, ?, ?)
 ON CONFLICT (name) DO UPDATE SET
-	imported_at = excluded.imported_at, counts = excluded.counts, unknown = excluded.unknown`,
-		src.Name, src.ImportedAt.UnixNano(), string(counts), src.Unknown)
+	imported_at = excluded.imported_at, modified = excluded.modified,
+	counts = excluded.counts, unknown = excluded.unknown`,
+		src.Name, nanos(src.ImportedAt), nanos(src.Modified), string(counts), src.Unknown)
 	if err != nil {
 		return fmt.Errorf("record source %s: %w", src.Name, err)
 	}
@@ -272,7 +242,7 @@ ORDER BY digest, reason`, args...)
 
 // Sources lists the imported sources by name.
 func (s *Store) Sources(ctx context.Context) ([]vulndb.Source, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT name, imported_at, counts, unknown FROM sources ORDER BY name`)
+	rows, err := s.read.QueryContext(ctx, `SELECT name, imported_at, modified, counts, unknown FROM sources ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list sources: %w", err)
 	}
@@ -280,12 +250,12 @@ func (s *Store) Sources(ctx context.Context) ([]vulndb.Source, error) {
 	var out []vulndb.Source
 	for rows.Next() {
 		var src vulndb.Source
-		var at int64
+		var at, modified int64
 		var counts string
-		if err := rows.Scan(&src.Name, &at, &counts, &src.Unknown); err != nil {
+		if err := rows.Scan(&src.Name, &at, &modified, &counts, &src.Unknown); err != nil {
 			return nil, fmt.Errorf("list sources: %w", err)
 		}
-		src.ImportedAt = time.Unix(0, at).UTC()
+		src.ImportedAt, src.Modified = fromNanos(at), fromNanos(modified)
 		if err := json.Unmarshal([]byte(counts), &src.Counts); err != nil {
 			return nil, fmt.Errorf("decode counts of %s: %w", src.Name, err)
 		}
@@ -297,4 +267,20 @@ func (s *Store) Sources(ctx context.Context) ([]vulndb.Source, error) {
 // placeholders returns "?, ?, ..." for n arguments.
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// nanos encodes t for storage, 0 for the zero time.
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// fromNanos decodes what nanos stored, in UTC.
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
 }

@@ -1,6 +1,7 @@
 package sqlite_test
 
 import (
+	"database/sql"
 	"path/filepath"
 	"testing"
 
@@ -25,5 +26,33 @@ func TestOpenRefusesParameters(t *testing.T) {
 			s.Close()
 			t.Errorf("Open(%q) succeeded, want an error", p)
 		}
+	}
+}
+
+// TestSchemaVersion reopens a database at its version and refuses one
+// written by a newer binary.
+func TestSchemaVersion(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "vulndb.db")
+	s, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err = sqlite.Open(path); err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	s.Close()
+
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`PRAGMA user_version = 99`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if s, err := sqlite.Open(path); err == nil {
+		s.Close()
+		t.Errorf("Open of a version 99 database succeeded, want an error")
 	}
 }

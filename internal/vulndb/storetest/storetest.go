@@ -145,14 +145,20 @@ func testBadFiles(t *testing.T, s vulndb.Store) {
 func testSources(t *testing.T, s vulndb.Store) {
 	replace(t, s, "b", []vulndb.Record{rec("X-1", "npm", "a")}, nil)
 	replace(t, s, "a", nil, nil)
+	at := time.Unix(1700000000, 0).UTC()
+	modified := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+	c := vulndb.Source{Name: "c", ImportedAt: at, Modified: modified, Counts: map[string]int{"npm": 2}, Unknown: 3}
+	if err := s.Replace(context.Background(), c, nil, nil); err != nil {
+		t.Fatal(err)
+	}
 	got, err := s.Sources(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	at := time.Unix(1700000000, 0).UTC()
 	want := []vulndb.Source{
 		{Name: "a", ImportedAt: at, Counts: map[string]int{"x": 0}},
 		{Name: "b", ImportedAt: at, Counts: map[string]int{"x": 1}},
+		c,
 	}
 	if diff := cmp.Diff(got, want); diff != "" {
 		t.Errorf("(-got +want):\n%s", diff)

@@ -7,20 +7,21 @@
 //	                           directory grows past a few thousand entries
 //	      00a1...              one read-only file per blob, named by the
 //	                           digest's 64 hex digits
-//	  tmp/                     spool for incoming bytes; Put renames from
-//	                           here, atomic because it is the same
-//	                           filesystem. New clears it: anything left
-//	                           is from a crash.
+//	  tmp/                     spools for incoming bytes; Put renames from
+//	                           there, atomic because it is the same
+//	                           filesystem
+//	    spool-123.lock         one per open Blobs, flock(2)ed exclusively
+//	                           for as long as its owner lives
+//	    spool-123/             that owner's spool, what TempDir returns
 //
 // A path is only ever built from a digest that passed the sha256 check in
 // path, never from a caller's string as is.
 //
-// One process owns a root: New clears tmp/, which would pull files from
-// under another process spooling there.
-//
-// TODO: nothing stops a second process from opening the same root; a lock
-// file taken in New would turn that mistake into an error at start instead
-// of failed fills.
+// Several processes may share a root (the server and a command run beside
+// it): each spools into its own directory and touches no other live one.
+// New removes the spools whose lock it can take, since their owner is gone
+// (a crash), and Close removes the caller's own. The lock is advisory and
+// only as good as flock(2) on the filesystem holding the root.
 package fs
 
 import (
@@ -59,46 +60,54 @@ type Options struct {
 }
 
 // Blobs is a store.Blobs on a local filesystem. It is safe for concurrent
-// use; its zero value is not usable, call New.
+// use; its zero value is not usable, call New, and Close it when done.
 type Blobs struct {
 	blobs string // <root>/blobs/sha256
-	tmp   string // <root>/tmp, absolute and clean
+	spool *spool // this instance's directory under <root>/tmp
 	opts  Options
 }
 
 var _ store.Blobs = (*Blobs)(nil)
 
-// New opens or creates the store rooted at root and removes temporary files
-// a previous process left behind.
+// New opens or creates the store rooted at root, claims a spool directory
+// of its own and removes those that owners gone before left behind.
 func New(root string, opts Options) (*Blobs, error) {
 	root, err := filepath.Abs(root)
 	if err != nil {
 		return nil, fmt.Errorf("resolve blob store root: %w", err)
 	}
-	b := &Blobs{
-		blobs: filepath.Join(root, "blobs", "sha256"),
-		tmp:   filepath.Join(root, "tmp"),
-		opts:  opts,
-	}
+	b := &Blobs{blobs: filepath.Join(root, "blobs", "sha256"), opts: opts}
+	tmp := filepath.Join(root, "tmp")
 
 	// Create the root with its own mode; dirMode would let every local
 	// user read the blobs. An existing root keeps its mode.
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, fmt.Errorf("create blob store root: %w", err)
 	}
-	if err := os.RemoveAll(b.tmp); err != nil {
-		return nil, fmt.Errorf("clear stale temporary files: %w", err)
-	}
-	for _, dir := range []string{b.blobs, b.tmp} {
+	for _, dir := range []string{b.blobs, tmp} {
 		if err := os.MkdirAll(dir, dirMode); err != nil {
 			return nil, fmt.Errorf("create blob store directory: %w", err)
 		}
 	}
+	b.spool, err = claimSpool(tmp)
+	if err != nil {
+		return nil, err
+	}
+	if err := reapSpools(tmp, b.spool); err != nil {
+		b.spool.release()
+		return nil, err
+	}
 	return b, nil
 }
 
-// TempDir returns <root>/tmp.
-func (b *Blobs) TempDir() string { return b.tmp }
+// TempDir returns this instance's spool directory under <root>/tmp.
+func (b *Blobs) TempDir() string { return b.spool.dir }
+
+// Close removes the spool directory, with any file still in it, and
+// releases its lock. The blobs stay; Put fails after Close.
+func (b *Blobs) Close() error {
+	return b.spool.release()
+}
 
 // Stat returns the size of blob d.
 func (b *Blobs) Stat(ctx context.Context, d digest.Digest) (int64, error) {
@@ -140,13 +149,13 @@ func (b *Blobs) Put(ctx context.Context, d digest.Digest, path string) error {
 	err := b.put(d, path)
 	if err != nil {
 		// Put consumes the file even when it fails, so a failed fill
-		// leaves nothing behind in tmp/.
+		// leaves nothing behind in the spool.
 		os.Remove(path)
 	}
 	return err
 }
 
-// put does Put's work once path is known to be a file in tmp/.
+// put does Put's work once path is known to be a file in the spool.
 func (b *Blobs) put(d digest.Digest, path string) error {
 	dst, err := b.path(d)
 	if err != nil {
@@ -218,15 +227,16 @@ func (b *Blobs) path(d digest.Digest) (string, error) {
 }
 
 // checkTemp refuses a path that is not a regular file directly or deeper
-// under tmp/. It compares cleaned absolute paths, and it refuses symbolic
-// links, which a rename would move as links and Open would then follow
-// out of the store. It does not cover a directory inside tmp/ being
-// swapped for a link between this check and the rename; only this process
-// writes there.
+// under this instance's spool directory. It compares cleaned absolute
+// paths, and it refuses symbolic links, which a rename would move as links
+// and Open would then follow out of the store. It does not cover a
+// directory inside the spool being swapped for a link between this check
+// and the rename; only this instance writes there.
 func (b *Blobs) checkTemp(path string) error {
-	rel, err := filepath.Rel(b.tmp, filepath.Clean(path))
+	dir := b.TempDir()
+	rel, err := filepath.Rel(dir, filepath.Clean(path))
 	if err != nil || !filepath.IsAbs(path) || rel == "." || !filepath.IsLocal(rel) {
-		return fmt.Errorf("put blob from %s: not under the temporary directory %s", path, b.tmp)
+		return fmt.Errorf("put blob from %s: not under the temporary directory %s", path, dir)
 	}
 	fi, err := os.Lstat(path)
 	if err != nil {

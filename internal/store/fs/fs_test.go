@@ -18,13 +18,14 @@ import (
 	"breakwater/internal/store/storetest"
 )
 
-// newBlobs opens a store in a fresh directory.
+// newBlobs opens a store at root and closes it when the test ends.
 func newBlobs(t *testing.T, root string) *fs.Blobs {
 	t.Helper()
 	b, err := fs.New(root, fs.Options{})
 	if err != nil {
 		t.Fatalf("New(%s): %v", root, err)
 	}
+	t.Cleanup(func() { b.Close() })
 	return b
 }
 
@@ -75,7 +76,14 @@ func TestLayout(t *testing.T) {
 	}
 
 	hex := d.Encoded()
-	want := []string{"blobs/sha256/" + hex[:2] + "/" + hex}
+	spool, err := filepath.Rel(root, b.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := filepath.Match("tmp/spool-*", spool); !ok {
+		t.Errorf("TempDir = %s; want tmp/spool-*", spool)
+	}
+	want := []string{"blobs/sha256/" + hex[:2] + "/" + hex, spool + ".lock"}
 	if got := files(t, root); !slices.Equal(got, want) {
 		t.Errorf("files = %q; want %q", got, want)
 	}
@@ -104,9 +112,9 @@ func TestOpenIsFile(t *testing.T) {
 	}
 }
 
-// TestNewClearsTemp checks that New removes what a crash left in tmp/ and
-// keeps the blobs.
-func TestNewClearsTemp(t *testing.T) {
+// TestNewRemovesDeadSpools checks that New removes what owners gone
+// before left in tmp/ (their lock is free) and keeps the blobs.
+func TestNewRemovesDeadSpools(t *testing.T) {
 	root := t.TempDir()
 	b := newBlobs(t, root)
 	content := []byte("kept")
@@ -114,20 +122,107 @@ func TestNewClearsTemp(t *testing.T) {
 	if err := b.Put(t.Context(), d, spool(t, b, content)); err != nil {
 		t.Fatal(err)
 	}
-	stale := spool(t, b, []byte("half a layer"))
-	if err := os.MkdirAll(filepath.Join(b.TempDir(), "sub"), 0o700); err != nil {
-		t.Fatal(err)
+
+	// A crashed owner: its lock file is there but nobody holds the lock.
+	tmp := filepath.Join(root, "tmp")
+	dead := filepath.Join(tmp, "spool-1")
+	leftovers := []string{
+		filepath.Join(dead, "fill-1"),           // a crashed owner's spool
+		filepath.Join(tmp, "spool-2", "fill-2"), // a spool whose lock is gone
+		filepath.Join(tmp, "fill-3"),            // a file from before spools
+		filepath.Join(tmp, "sub", "manifest-4"), // a directory from before spools
+	}
+	for _, path := range append(leftovers, dead+".lock") {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte("half a layer"), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 
-	b = newBlobs(t, root)
-	if _, err := os.Stat(stale); !errors.Is(err, iofs.ErrNotExist) {
-		t.Errorf("stale temp file after New: %v; want it removed", err)
+	c := newBlobs(t, root)
+	entries, err := os.ReadDir(tmp)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if entries, err := os.ReadDir(b.TempDir()); err != nil || len(entries) != 0 {
-		t.Errorf("TempDir after New holds %d entries, %v; want none", len(entries), err)
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Name())
 	}
-	if size, err := b.Stat(t.Context(), d); err != nil || size != int64(len(content)) {
+	want := []string{filepath.Base(b.TempDir()), filepath.Base(b.TempDir()) + ".lock",
+		filepath.Base(c.TempDir()), filepath.Base(c.TempDir()) + ".lock"}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("tmp/ after New = %q; want only the live spools %q", got, want)
+	}
+	if size, err := c.Stat(t.Context(), d); err != nil || size != int64(len(content)) {
 		t.Errorf("Stat after New = %d, %v; want %d, nil", size, err, len(content))
+	}
+}
+
+// TestSharedRoot checks that a second store on the same root, such as a
+// command run beside the server, leaves the first one's spool alone.
+func TestSharedRoot(t *testing.T) {
+	root := t.TempDir()
+	first := newBlobs(t, root)
+	content := []byte("in flight")
+	d := digest.FromBytes(content)
+	path := spool(t, first, content)
+
+	second := newBlobs(t, root)
+	if second.TempDir() == first.TempDir() {
+		t.Errorf("both stores spool into %s; want a directory each", first.TempDir())
+	}
+	if err := first.Put(t.Context(), d, path); err != nil {
+		t.Fatalf("first Put after a second New = %v; want nil", err)
+	}
+	checkContent(t, second, d, content)
+
+	// Each store takes only files from its own spool.
+	other := spool(t, second, []byte("other"))
+	if err := first.Put(t.Context(), digest.FromString("other"), other); err == nil {
+		t.Errorf("Put of another store's spool file = nil; want an error")
+	}
+}
+
+// TestClose checks that Close removes the spool and its lock, that the
+// blobs stay, and that a second Close is harmless.
+func TestClose(t *testing.T) {
+	root := t.TempDir()
+	b, err := fs.New(root, fs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	content := []byte("stays")
+	d := digest.FromBytes(content)
+	if err := b.Put(t.Context(), d, spool(t, b, content)); err != nil {
+		t.Fatal(err)
+	}
+	spool(t, b, []byte("abandoned"))
+
+	for i := range 2 {
+		if err := b.Close(); err != nil {
+			t.Errorf("Close #%d = %v; want nil", i+1, err)
+		}
+	}
+	if entries, err := os.ReadDir(filepath.Join(root, "tmp")); err != nil || len(entries) != 0 {
+		t.Errorf("tmp/ after Close holds %d entries, %v; want none", len(entries), err)
+	}
+	checkContent(t, newBlobs(t, root), d, content)
+}
+
+// checkContent checks that b holds content under d.
+func checkContent(t *testing.T, b *fs.Blobs, d digest.Digest, content []byte) {
+	t.Helper()
+	rc, _, err := b.Open(t.Context(), d)
+	if err != nil {
+		t.Fatalf("Open(%s) = %v; want the blob", d, err)
+	}
+	defer rc.Close()
+	got, err := io.ReadAll(rc)
+	if err != nil || !bytes.Equal(got, content) {
+		t.Errorf("blob %s = %q, %v; want %q", d, got, err, content)
 	}
 }
 
@@ -167,7 +262,7 @@ func TestHostileInput(t *testing.T) {
 	if got, err := os.ReadFile(target); err != nil || string(got) != "secret" {
 		t.Errorf("link target after Put = %q, %v; want it untouched", got, err)
 	}
-	if got := files(t, root); len(got) != 0 {
+	if got := files(t, filepath.Join(root, "blobs")); len(got) != 0 {
 		t.Errorf("files after hostile Puts = %q; want none", got)
 	}
 }
@@ -179,6 +274,7 @@ func BenchmarkOpenRead(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	defer s.Close()
 	content := bytes.Repeat([]byte("0123456789abcdef"), size/16)
 	d := digest.FromBytes(content)
 	path := filepath.Join(s.TempDir(), "spool")

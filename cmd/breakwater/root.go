@@ -31,6 +31,7 @@ func newRootCmd(stdout, stderr io.Writer, environ []string) *cobra.Command {
 	root.AddCommand(
 		newServeCmd(stderr, load),
 		newConfigCmd(stdout, load),
+		newVulnDBCmd(stdout, load),
 		newVersionCmd(stdout),
 	)
 	return root

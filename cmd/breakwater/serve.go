@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"breakwater/internal/config"
+	"breakwater/internal/policy"
 	"breakwater/internal/server"
 	"breakwater/internal/telemetry"
 )
@@ -35,6 +36,9 @@ func newServeCmd(stderr io.Writer, load loader) *cobra.Command {
 		Short: "Serve the registry API, pulling through to the upstreams",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkMode(f.Firewall); err != nil {
+				return err
+			}
 			c, err := load(f)
 			if err != nil {
 				return err
@@ -47,7 +51,18 @@ func newServeCmd(stderr io.Writer, load loader) *cobra.Command {
 		},
 	}
 	addConfigFlags(cmd, &f)
+	cmd.Flags().StringVar((*string)(&f.Firewall), "firewall", "", "firewall `mode` of every repository, overriding the configuration: off, audit or quarantine")
 	return cmd
+}
+
+// checkMode refuses a --firewall value that is not a mode, naming the flag
+// rather than the configuration key it overrides.
+func checkMode(m policy.Mode) error {
+	switch m {
+	case "", policy.ModeOff, policy.ModeAudit, policy.ModeQuarantine:
+		return nil
+	}
+	return fmt.Errorf("--firewall: must be off, audit or quarantine, not %q", m)
 }
 
 // serve runs breakwater until ctx is cancelled, then shuts down gracefully.
@@ -71,6 +86,7 @@ func serve(ctx context.Context, c config.Config, log *slog.Logger) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	logStartup(log, c, ln.Addr())
+	a.Start(ctx)
 
 	// 3. Serve until the listener fails or a signal cancels ctx.
 	srv := &http.Server{
@@ -115,6 +131,7 @@ func logStartup(log *slog.Logger, c config.Config, addr net.Addr) {
 		telemetry.KeyAddr, addr.String(),
 		telemetry.KeyDataDir, c.Data,
 		slog.Group(telemetry.KeyChanged, changed...))
+	log.Info("firewall", telemetry.KeyMode, c.Firewall.Mode, telemetry.KeyFeeds, len(c.VulnDB.Feeds))
 	for _, u := range c.Upstreams {
 		log.Info("upstream",
 			telemetry.KeyUpstream, u.Name,

@@ -36,9 +36,11 @@ func (s *serveProc) log() string {
 }
 
 // startServe runs `breakwater serve` in process on a free port in front of
-// upstreamURL with environ. The server stops with the test, and the test
-// fails unless it stops cleanly.
-func startServe(t *testing.T, upstreamURL string, environ ...string) *serveProc {
+// upstreamURL with environ and more args. The firewall is off unless
+// environ or args turn it on, so tests of the cache never wait for
+// vulnerability data. The server stops with the test, and the test fails
+// unless it stops cleanly.
+func startServe(t *testing.T, upstreamURL string, environ []string, args ...string) *serveProc {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	logs, logw := io.Pipe()
@@ -48,8 +50,9 @@ func startServe(t *testing.T, upstreamURL string, environ ...string) *serveProc 
 
 	done := make(chan error, 1)
 	go func() {
-		cmd := newRootCmd(io.Discard, logw, append(environ, "BREAKWATER_LOG_FORMAT=json"))
-		cmd.SetArgs([]string{"serve", "--listen", "127.0.0.1:0", "--data", t.TempDir(), "--upstream", upstreamURL})
+		env := append([]string{"BREAKWATER_FIREWALL_MODE=off"}, environ...)
+		cmd := newRootCmd(io.Discard, logw, append(env, "BREAKWATER_LOG_FORMAT=json"))
+		cmd.SetArgs(append([]string{"serve", "--listen", "127.0.0.1:0", "--data", t.TempDir(), "--upstream", upstreamURL}, args...))
 		done <- cmd.ExecuteContext(ctx)
 		logw.Close()
 	}()
@@ -116,7 +119,7 @@ func TestServe(t *testing.T) {
 	}
 
 	const secret = "dckr_pat_n0t-for-logs"
-	srv := startServe(t, up.URL, "BREAKWATER_UPSTREAM_USERNAME=bob", "BREAKWATER_UPSTREAM_PASSWORD="+secret)
+	srv := startServe(t, up.URL, []string{"BREAKWATER_UPSTREAM_USERNAME=bob", "BREAKWATER_UPSTREAM_PASSWORD=" + secret})
 	addr := srv.addr
 
 	t.Run("GET /v2/", func(t *testing.T) {
@@ -177,7 +180,7 @@ func TestServeUnreachableUpstream(t *testing.T) {
 	// A listener closed at once leaves a port on which nothing answers.
 	dead := httptest.NewServer(http.NotFoundHandler())
 	dead.Close()
-	srv := startServe(t, dead.URL, "BREAKWATER_UPSTREAMS_DOCKER_IO_RETRIES=0")
+	srv := startServe(t, dead.URL, []string{"BREAKWATER_UPSTREAMS_DOCKER_IO_RETRIES=0"})
 
 	tests := []struct {
 		path string

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"breakwater/internal/config"
+	"breakwater/internal/server"
+	"breakwater/internal/vulndb"
+)
+
+func newVulnDBCmd(stdout io.Writer, load loader) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "vulndb",
+		Short: "Import and inspect the local vulnerability database",
+	}
+	cmd.AddCommand(newVulnDBImportCmd(stdout, load), newVulnDBStatusCmd(stdout, load))
+	return cmd
+}
+
+func newVulnDBImportCmd(stdout io.Writer, load loader) *cobra.Command {
+	var f config.Flags
+	var source string
+	cmd := &cobra.Command{
+		Use:   "import PATH|URL",
+		Short: "Import vulnerability data from a file, a zip, a folder tree or an http(s) URL",
+		Long: `Import reads OSV records (JSON or YAML, or osv.dev's all.zip), the Debian
+security tracker's JSON export or per-CVE files, Alpine secdb JSON, NVD CVE
+API 2.0 files and known-bad file digest lists, recognising each file by its
+content, into <data>/vulndb.db. Importing the same source again replaces its
+records. A running serve uses the new data at once.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := load(f)
+			if err != nil {
+				return err
+			}
+			db, err := server.OpenVulnDB(c.Data, nil)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			var opts []vulndb.ImportOption
+			if source != "" {
+				opts = append(opts, vulndb.WithSource(source))
+			}
+			r, err := vulndb.Import(cmd.Context(), db, args[0], opts...)
+			if err != nil {
+				return err
+			}
+			return printReport(stdout, r)
+		},
+	}
+	addDataFlag(cmd, &f)
+	cmd.Flags().StringVar(&source, "source", "", "source `name` to keep the data under (default the path or URL); a feed of vulndb.feeds with this name is replaced")
+	return cmd
+}
+
+// printReport writes what an import read: records per ecosystem, then the
+// files it did not recognise.
+func printReport(w io.Writer, r vulndb.Report) error {
+	fmt.Fprintf(w, "imported %s: %d records from %d files\n", r.Source, r.Records, r.Files)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ECOSYSTEM\tRECORDS")
+	for _, eco := range slices.Sorted(maps.Keys(r.Counts)) {
+		fmt.Fprintf(tw, "%s\t%d\n", eco, r.Counts[eco])
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if r.Unknown > 0 {
+		fmt.Fprintf(w, "%d files of unknown format, skipped: %s\n", r.Unknown, strings.Join(r.UnknownFiles, ", "))
+	}
+	return nil
+}
+
+func newVulnDBStatusCmd(stdout io.Writer, load loader) *cobra.Command {
+	var f config.Flags
+	var format string
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the imported sources, their record counts per ecosystem and their age",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(format); err != nil {
+				return err
+			}
+			c, err := load(f)
+			if err != nil {
+				return err
+			}
+			db, err := server.OpenVulnDB(c.Data, nil)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			srcs, err := db.Status(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if format == "json" {
+				return writeJSON(stdout, srcs)
+			}
+			return printStatus(stdout, srcs, time.Now())
+		},
+	}
+	addDataFlag(cmd, &f)
+	addFormatFlag(cmd, &format)
+	return cmd
+}
+
+// printStatus writes one line per source and then the totals per
+// ecosystem, the numbers a firewall's findings rest on.
+func printStatus(w io.Writer, srcs []vulndb.Source, now time.Time) error {
+	if len(srcs) == 0 {
+		_, err := fmt.Fprintln(w, "no vulnerability data imported: the firewall is not ready (run breakwater vulndb import, or serve with vulndb.feeds)")
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SOURCE\tIMPORTED\tAGE\tRECORDS\tUNKNOWN FILES")
+	total := map[string]int{}
+	for _, s := range srcs {
+		n := 0
+		for eco, c := range s.Counts {
+			n += c
+			total[eco] += c
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\n", s.Name, s.ImportedAt.UTC().Format(time.RFC3339), age(now.Sub(s.ImportedAt)), n, s.Unknown)
+	}
+	fmt.Fprintln(tw, "\t\t\t\t")
+	fmt.Fprintln(tw, "ECOSYSTEM\tRECORDS\t\t\t")
+	for _, eco := range slices.Sorted(maps.Keys(total)) {
+		fmt.Fprintf(tw, "%s\t%d\t\t\t\n", eco, total[eco])
+	}
+	return tw.Flush()
+}
+
+// age rounds d for reading: minutes under two hours, hours under two
+// days, days beyond.
+func age(d time.Duration) string {
+	switch {
+	case d < 2*time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}
+
+// addDataFlag adds --data alone, for commands that work on the local
+// state and serve nothing.
+func addDataFlag(cmd *cobra.Command, f *config.Flags) {
+	cmd.Flags().StringVar(&f.Data, "data", "", "data `directory` (default ./data or $BREAKWATER_DATA)")
+}
+
+func addFormatFlag(cmd *cobra.Command, format *string) {
+	cmd.Flags().StringVar(format, "format", "table", "output `format`: table or json")
+}
+
+func checkFormat(format string) error {
+	if format != "table" && format != "json" {
+		return fmt.Errorf("--format: must be table or json, not %q", format)
+	}
+	return nil
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

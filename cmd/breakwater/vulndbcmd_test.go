@@ -1,0 +1,106 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// writeTree writes files (name to content) under a fresh directory and
+// returns it.
+func writeTree(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// osvFeed is a small folder of OSV records and one file no importer reads.
+func osvFeed(t *testing.T) string {
+	t.Helper()
+	return writeTree(t, map[string]string{
+		"npm/GHSA-test-0001.json": osvRecord,
+		"npm/MAL-2024-0001.json": `{"id": "MAL-2024-0001", "modified": "2024-01-01T00:00:00Z",
+ "affected": [{"package": {"ecosystem": "npm", "name": "evil-pkg"}, "versions": ["1.0.0"]}]}`,
+		"pypi/PYSEC-test-1.json": `{"id": "PYSEC-test-1", "modified": "2024-01-01T00:00:00Z",
+ "affected": [{"package": {"ecosystem": "PyPI", "name": "requests"},
+   "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.31.0"}]}]}]}`,
+		"README.txt": "not a feed\n",
+	})
+}
+
+func TestVulnDBCommands(t *testing.T) {
+	data := t.TempDir()
+	feed := osvFeed(t)
+
+	// Before any import the status says the firewall is not ready.
+	out, _, err := run(t, nil, "vulndb", "status", "--data", data)
+	if err != nil || !strings.Contains(out, "no vulnerability data imported") {
+		t.Errorf("status before import: got %q, %v; want it to say no data is imported", out, err)
+	}
+
+	out, _, err = run(t, nil, "vulndb", "import", "--data", data, "--source", "test-osv", feed)
+	if err != nil {
+		t.Fatalf("import: %v", err)
+	}
+	for _, want := range []string{"imported test-osv: 3 records from 4 files", "npm", "PyPI", "1 files of unknown format", "README.txt"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("import output lacks %q:\n%s", want, out)
+		}
+	}
+
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"table", nil, []string{"SOURCE", "test-osv", "ECOSYSTEM", "npm", "PyPI"}},
+		{"json", []string{"--format", "json"}, []string{`"name": "test-osv"`, `"npm": 2`, `"PyPI": 1`}},
+	}
+	for _, tt := range tests {
+		t.Run("status "+tt.name, func(t *testing.T) {
+			out, _, err := run(t, nil, append([]string{"vulndb", "status", "--data", data}, tt.args...)...)
+			if err != nil {
+				t.Fatalf("status: %v", err)
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(out, want) {
+					t.Errorf("status output lacks %q:\n%s", want, out)
+				}
+			}
+			if tt.name == "json" && !json.Valid([]byte(out)) {
+				t.Errorf("status --format json is not JSON:\n%s", out)
+			}
+		})
+	}
+}
+
+func TestVulnDBErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"missing path", []string{"vulndb", "import", "/nonexistent/feed"}, "/nonexistent/feed"},
+		{"no path", []string{"vulndb", "import"}, "accepts 1 arg"},
+		{"bad format", []string{"vulndb", "status", "--format", "xml"}, "--format: must be table or json"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := run(t, nil, append(tt.args, "--data", t.TempDir())...)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got error %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,77 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"breakwater/internal/config"
+	"breakwater/internal/telemetry"
+	"breakwater/internal/vulndb"
+	"breakwater/internal/vulndb/sqlite"
+)
+
+// VulnDBFile is the vulnerability database's file under the data
+// directory; the vulndb commands open the same one.
+const VulnDBFile = "vulndb.db"
+
+// OpenVulnDB opens (creating it if missing) the vulnerability database
+// under dataDir. A nil log discards.
+func OpenVulnDB(dataDir string, log *slog.Logger) (*vulndb.DB, error) {
+	st, err := sqlite.Open(filepath.Join(dataDir, VulnDBFile))
+	if err != nil {
+		return nil, fmt.Errorf("open vulnerability database: %w", err)
+	}
+	return vulndb.New(st, log), nil
+}
+
+// Feeds turns the configured feeds into vulndb's.
+func Feeds(c config.VulnDB) []vulndb.Feed {
+	out := make([]vulndb.Feed, 0, len(c.Feeds))
+	for _, f := range c.Feeds {
+		out = append(out, vulndb.Feed{Name: f.SourceName(), URL: f.URL})
+	}
+	return out
+}
+
+// refresh keeps the vulnerability data fresh until ctx ends, as c says:
+//
+//   - refresh on: a Refresher runs, fetching stale or missing feeds at once
+//     (or, without load_at_start, first after one interval);
+//   - refresh off with load_at_start: one fetch if the database is empty;
+//   - otherwise nothing.
+//
+// Failures are logged, never fatal: a server without data still serves
+// whatever its firewall mode allows, and /readyz says why it is not ready.
+func refresh(ctx context.Context, db *vulndb.DB, c config.VulnDB, log *slog.Logger) {
+	feeds := Feeds(c)
+	if len(feeds) == 0 {
+		return
+	}
+	r := &vulndb.Refresher{DB: db, Feeds: feeds, Interval: c.Refresh}
+	if c.Refresh <= 0 {
+		if !c.LoadAtStart {
+			return
+		}
+		if ok, err := db.Ready(ctx); err != nil || ok {
+			return // an error here shows again on /readyz
+		}
+		r.Interval = time.Duration(1<<63 - 1) // only missing feeds
+		log.Info("loading vulnerability data", telemetry.KeyFeeds, len(feeds))
+		if _, err := r.RefreshOnce(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("vulnerability data load incomplete", telemetry.KeyError, err)
+		}
+		return
+	}
+	if !c.LoadAtStart {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(c.Refresh):
+		}
+	}
+	log.Info("refreshing vulnerability data", telemetry.KeyFeeds, len(feeds), telemetry.KeyDuration, c.Refresh)
+	r.Run(ctx) // logs its own failures and returns only when ctx ends
+}

@@ -36,14 +36,16 @@ func debianStatus(kind, urgency string) string {
 		return inventory.StatusFixed
 	case "not-affected":
 		return StatusNotAffected
-	case "no-dsa":
+	case "no-dsa", "postponed":
+		// The tracker's export lists postponed as a reason for no-dsa:
+		// minor enough to wait for a point release.
 		status = inventory.StatusNoDSA
 	case "ignored":
 		status = inventory.StatusIgnored
 	case "end-of-life":
 		return inventory.StatusWillNotFix
 	}
-	// unfixed, removed, postponed, undetermined and open stay open.
+	// unfixed, removed, undetermined and open stay open.
 	if urgency == "unimportant" {
 		return inventory.StatusUnimportant
 	}
@@ -118,9 +120,9 @@ func parseTrackerExport(data []byte) ([]Record, error) {
 				case kind == "resolved" && rel.FixedVersion == "0":
 					kind = "not-affected"
 				case kind != "resolved" && rel.NoDSA != "":
-					kind = "no-dsa"
-					if rel.NoDSAReason == "ignored" || rel.NoDSAReason == "postponed" {
-						kind = rel.NoDSAReason
+					kind = "no-dsa" // also for the reason "postponed"
+					if rel.NoDSAReason == "ignored" {
+						kind = "ignored"
 					}
 				}
 				a := debianAffected("Debian:"+n, pkg, kind, rel.FixedVersion, debianUrgency(rel.Urgency))

@@ -85,7 +85,7 @@ func TestDebianBookworm(t *testing.T) {
 		{"perl-base CVE-2024-56406", want{"fixed", "5.36.0-7+deb12u2", false, 0, ""}},
 		{"perl-base CVE-2023-31484", want{"fixed", "5.36.0-7+deb12u3", true, 8.1, "high"}},
 		{"libc6 CVE-2025-4802", want{"no-dsa", "", true, 7.8, "high"}},
-		{"libssl3 CVE-2024-5535", want{"open", "", true, 9.1, "critical"}}, // postponed
+		{"libssl3 CVE-2024-5535", want{"no-dsa", "", true, 9.1, "critical"}}, // postponed
 		{"coreutils CVE-2016-2781", want{"ignored", "", true, 6.5, "medium"}},
 		// Fixed only in unstable, above bookworm's version: open, no fix.
 		{"zlib1g CVE-2023-45853", want{"open", "", true, 9.8, "critical"}},
@@ -306,7 +306,7 @@ func TestTrackerExportStatuses(t *testing.T) {
 		"libfoo1 CVE-0000-0001": {Status: "fixed", Fixed: "1.2-1+deb12u1", Severity: "medium"},
 		"libfoo1 CVE-0000-0003": {Status: "no-dsa", Severity: "low"},
 		"libfoo1 CVE-0000-0004": {Status: "ignored", Severity: "low"},
-		"libfoo1 CVE-0000-0005": {Status: "open", Severity: "medium"},
+		"libfoo1 CVE-0000-0005": {Status: "no-dsa", Severity: "medium"}, // postponed
 		"libfoo1 CVE-0000-0006": {Status: "unimportant", Severity: "unimportant"},
 		"libfoo1 CVE-0000-0007": {Status: "will-not-fix", Severity: "end-of-life"},
 		"libfoo1 CVE-0000-0008": {Status: "open"},

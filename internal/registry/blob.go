@@ -19,6 +19,11 @@ func (h *Handler) blob(w http.ResponseWriter, r *http.Request, req *request) err
 	if err != nil {
 		return badRequest(err)
 	}
+	if g := h.opts.Gate; g != nil {
+		if err := g.Blob(r.Context(), req.repo, d); err != nil {
+			return gateError(w, err)
+		}
+	}
 	b, err := h.backend.Blob(r.Context(), req.repo, d)
 	if err != nil {
 		return err

@@ -31,6 +31,11 @@ func (h *Handler) manifest(w http.ResponseWriter, r *http.Request, req *request)
 	if err != nil {
 		return err
 	}
+	if g := h.opts.Gate; g != nil {
+		if err := g.Manifest(r.Context(), req.repo, ref, m); err != nil {
+			return gateError(w, err)
+		}
+	}
 
 	hd := w.Header()
 	hd.Set("Docker-Content-Digest", m.Digest.String())

@@ -21,6 +21,7 @@ package registry
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -61,6 +62,35 @@ type Options struct {
 	SearchURL string
 	// Logger gets one line per request; nil discards.
 	Logger *slog.Logger
+	// Gate, when set, decides whether each manifest and blob may be served
+	// (the firewall); nil serves everything the backend has.
+	Gate Gate
+}
+
+// Gate decides whether content may be served. An error it returns is
+// written instead of the content; one that implements QuarantineID()
+// string with a non-empty result also sets QuarantineHeader, so clients
+// that only send HEAD learn the id.
+type Gate interface {
+	// Manifest is called after a manifest was resolved and before any
+	// byte of it is written, for GET and HEAD alike, with the manifest
+	// actually served (for an index answered with its linux/amd64 entry,
+	// that entry).
+	Manifest(ctx context.Context, repo cache.Repo, ref oci.Reference, m *cache.Manifest) error
+	// Blob is called before a blob is fetched or served.
+	Blob(ctx context.Context, repo cache.Repo, d digest.Digest) error
+}
+
+// QuarantineHeader carries the quarantine id of a withheld image.
+const QuarantineHeader = "Breakwater-Quarantine-Id"
+
+// gateError sets QuarantineHeader for an error from the Gate and returns it.
+func gateError(w http.ResponseWriter, err error) error {
+	var q interface{ QuarantineID() string }
+	if errors.As(err, &q) && q.QuarantineID() != "" {
+		w.Header().Set(QuarantineHeader, q.QuarantineID())
+	}
+	return err
 }
 
 // Handler serves the registry API. It is safe for concurrent use.

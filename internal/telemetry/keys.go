@@ -60,3 +60,10 @@ const (
 	KeyMode   = "mode"   // a firewall mode: off, audit or quarantine
 	KeyFeeds  = "feeds"  // how many vulnerability feeds are configured
 )
+
+// Keys added by the firewall.
+const (
+	KeyRule         = "rule"     // the policy that decided a verdict
+	KeyDecision     = "decision" // allow, audit, quarantine, inspection-failed
+	KeyQuarantineID = "quarantine_id"
+)

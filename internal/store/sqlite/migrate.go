@@ -68,6 +68,8 @@ CREATE TABLE blob_access (
 	accessed_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 `,
+	// 2: the firewall's verdicts, quarantine, waivers and audit log.
+	firewallSchema,
 }
 
 // migrate applies the migrations db has not seen, in order, in one

@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 )
 
@@ -102,7 +103,7 @@ func TestConnections(t *testing.T) {
 		{"foreign keys", m.write, `PRAGMA foreign_keys`, "1"},
 		{"synchronous", m.write, `PRAGMA synchronous`, "1"},
 		{"readers query only", m.read, `PRAGMA query_only`, "1"},
-		{"schema version", m.read, `SELECT MAX(version) FROM schema_version`, "1"},
+		{"schema version", m.read, `SELECT MAX(version) FROM schema_version`, strconv.Itoa(len(migrations))},
 	}
 	for _, tt := range tests {
 		var got string

@@ -1,0 +1,452 @@
+package firewall
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"breakwater/internal/cache"
+	"breakwater/internal/oci"
+	"breakwater/internal/policy"
+	"breakwater/internal/scan"
+	"breakwater/internal/store"
+	"breakwater/internal/telemetry"
+)
+
+// Audit actions the firewall writes.
+const (
+	ActionJudged       = "judged"
+	ActionQuarantined  = "quarantined"
+	ActionViolation    = "violation"
+	ActionNotInspected = "not-inspected"
+	ActionReleased     = "released"
+	ActionDeleted      = "deleted"
+	ActionNoted        = "noted"
+	ActionReevaluated  = "reevaluated"
+)
+
+// actorFirewall is the actor of the firewall's own decisions.
+const actorFirewall = "firewall"
+
+// errUnjudged tells Manifest to serve an image no verdict could be made
+// for, in an audit-mode repository.
+var errUnjudged = errors.New("serve unjudged image")
+
+// judge makes the verdict of an image that has none, sharing one
+// inspection among concurrent callers, and waits for it up to Wait.
+func (f *Firewall) judge(
+	ctx context.Context,
+	repo cache.Repo,
+	ref oci.Reference,
+	m *cache.Manifest,
+	set policy.Settings,
+) (store.Verdict, error) {
+	if f.opts.Cache == nil || f.opts.VulnDB == nil {
+		return store.Verdict{}, errors.New("judge image: firewall has no cache or vulnerability database")
+	}
+	who := requester(ctx)
+	ch := f.flights.DoChan(repo.String()+"@"+m.Digest.String(), func() (any, error) {
+		f.wg.Add(1)
+		defer f.wg.Done()
+		// Detached from the request: a client giving up or timing out
+		// must not waste the inspection the next try will want.
+		ictx, cancel := context.WithTimeout(f.base, f.opts.InspectTimeout)
+		defer cancel()
+		return f.decide(ictx, repo, ref, m, who)
+	})
+
+	timer := time.NewTimer(f.opts.Wait)
+	defer timer.Stop()
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return store.Verdict{}, f.undecided(ctx, repo, m.Digest, set, r.Err)
+		}
+		return r.Val.(store.Verdict), nil
+	case <-timer.C:
+		return store.Verdict{}, fmt.Errorf("judge %s@%s: %w", repo, m.Digest, errInspecting)
+	case <-ctx.Done():
+		return store.Verdict{}, ctx.Err()
+	}
+}
+
+// undecided turns a failure to make a verdict into the client's answer:
+// audit-mode repositories serve (and record that), others withhold.
+func (f *Firewall) undecided(ctx context.Context, repo cache.Repo, d digest.Digest, set policy.Settings, err error) error {
+	if set.Mode == policy.ModeAudit {
+		if aerr := f.audit(ctx, actorFirewall, ActionNotInspected, repo.String(), d, err.Error()); aerr != nil {
+			return aerr
+		}
+		return errUnjudged
+	}
+	if errors.Is(err, ErrNotReady) {
+		return fmt.Errorf("judge %s@%s: %w: %w", repo, d, errNotLoaded, err)
+	}
+	f.log.Warn("image not inspected",
+		telemetry.KeyRepo, repo.String(),
+		telemetry.KeyDigest, d.String(),
+		telemetry.KeyError, err)
+	return fmt.Errorf("judge %s@%s: %w: %w", repo, d, errNotInspected, err)
+}
+
+// decide inspects an image (or reuses its inspection), applies the
+// policies, and stores the verdict and, for a block, a quarantine record.
+// Errors mean no verdict was stored: the data is not loaded, or a fetch or
+// store failed, all worth a retry.
+func (f *Firewall) decide(
+	ctx context.Context,
+	repo cache.Repo,
+	ref oci.Reference,
+	m *cache.Manifest,
+	who string,
+) (store.Verdict, error) {
+	// A flight that ended just before this one began, or another process,
+	// may have judged it.
+	if v, err := f.st.Verdict(ctx, repo.String(), m.Digest); !errors.Is(err, store.ErrNotFound) {
+		return v, err
+	}
+	p := parseManifest(m.Body)
+	now := f.opts.Now()
+	if p.isArtifact() {
+		v := store.Verdict{Repo: repo.String(), Digest: m.Digest, Result: string(policy.ResultAllow), Artifact: true, JudgedAt: now}
+		if err := f.st.PutVerdict(ctx, v, p.blobs()); err != nil {
+			return v, err
+		}
+		return v, f.audit(ctx, actorFirewall, ActionJudged, v.Repo, v.Digest, "artifact served without inspection")
+	}
+	if err := f.Ready(ctx); err != nil {
+		return store.Verdict{}, err
+	}
+
+	in, err := f.inspection(ctx, repo, m.Digest, p)
+	if err != nil {
+		return store.Verdict{}, err
+	}
+	ev, before, err := f.evaluate(ctx, repo.String(), m.Digest, in, false)
+	if err != nil {
+		return store.Verdict{}, err
+	}
+	v := store.Verdict{
+		Repo:           repo.String(),
+		Digest:         m.Digest,
+		Result:         string(ev.Verdict.Result),
+		BeforeFirewall: before,
+		JudgedAt:       now,
+	}
+	if v.Evidence, err = json.Marshal(ev); err != nil {
+		return v, fmt.Errorf("encode evidence: %w", err)
+	}
+	if err := f.st.PutVerdict(ctx, v, p.blobs()); err != nil {
+		return v, err
+	}
+	return v, f.record(ctx, repo, ref, v, ev, who, actorFirewall)
+}
+
+// evaluate matches an inspection against the vulnerability data and
+// applies the policies. served says the image was served already, which
+// keeps it served unless BlockServed is set.
+func (f *Firewall) evaluate(
+	ctx context.Context,
+	repo string,
+	d digest.Digest,
+	in inspection,
+	served bool,
+) (Evidence, bool, error) {
+	ev := Evidence{InspectionError: in.Error, Created: in.Created, Platform: in.Platform}
+	input := policy.Input{
+		Digest:     d,
+		Repository: repo,
+		Policies:   f.opts.Policies,
+		Created:    in.Created,
+		Now:        f.opts.Now(),
+	}
+	set := f.opts.Settings.For(repo)
+	input.Mode, input.FailOpen = set.Mode, set.FailOpen
+
+	if in.Error != "" {
+		input.InspectionErr = errors.New(in.Error)
+	} else {
+		findings, err := f.opts.VulnDB.Match(ctx, in.Inventory)
+		if err != nil {
+			return ev, false, fmt.Errorf("match %s: %w", d, err)
+		}
+		ev.Findings, ev.Components = findings, len(in.Inventory.Components)
+		input.Findings, input.Components = findings, ev.Components
+	}
+
+	before := f.cachedBefore(ctx, repo, d)
+	input.CachedBeforeFirewall = before || (served && !f.opts.Settings.BlockServed)
+	// Waivers are left out on purpose: the stored result is what the
+	// image deserves, and a waiver is applied on each request, so it can
+	// expire or be withdrawn.
+	ev.Verdict = policy.Decide(input)
+	return ev, before, nil
+}
+
+// cachedBefore reports whether repo's manifest d was cached before the
+// firewall was first enabled.
+func (f *Firewall) cachedBefore(ctx context.Context, repo string, d digest.Digest) bool {
+	mf, err := f.opts.Meta.Manifest(ctx, repo, d)
+	return err == nil && !mf.CachedAt.IsZero() && mf.CachedAt.Before(f.since)
+}
+
+// record writes the audit entries of a verdict and, for a block, the
+// quarantine record.
+func (f *Firewall) record(
+	ctx context.Context,
+	repo cache.Repo,
+	ref oci.Reference,
+	v store.Verdict,
+	ev Evidence,
+	who, actor string,
+) error {
+	if err := f.audit(ctx, actor, ActionJudged, v.Repo, v.Digest, summary(ev)); err != nil {
+		return err
+	}
+	switch {
+	case policy.Result(v.Result).Blocks():
+		q := store.Quarantine{
+			ID:          newID(),
+			Upstream:    repo.Upstream,
+			Repo:        v.Repo,
+			Tag:         ref.Tag,
+			Digest:      v.Digest,
+			Platform:    ev.Platform,
+			RequestedAt: f.opts.Now(),
+			RequestedBy: who,
+			Policies:    failed(ev.Verdict),
+			Evidence:    v.Evidence,
+		}
+		id, err := f.st.PutQuarantine(ctx, q)
+		if err != nil {
+			return err
+		}
+		f.log.Info("image quarantined",
+			telemetry.KeyRepo, v.Repo,
+			telemetry.KeyDigest, v.Digest.String(),
+			telemetry.KeyRule, ev.Verdict.Reason,
+			telemetry.KeyQuarantineID, id)
+		return f.audit(ctx, actor, ActionQuarantined, v.Repo, v.Digest, "id="+id+" reason="+ev.Verdict.Reason)
+	case len(ev.Verdict.Matches) > 0 || ev.InspectionError != "":
+		return f.audit(ctx, actor, ActionViolation, v.Repo, v.Digest, summary(ev))
+	}
+	return nil
+}
+
+// failed names the policies that fired with action fail, or the failed
+// inspection.
+func failed(v policy.Verdict) []string {
+	var names []string
+	for _, m := range v.Matches {
+		if m.Action != policy.ActionWarn && m.Action != policy.ActionNone {
+			names = append(names, m.Policy)
+		}
+	}
+	if len(names) == 0 && v.Reason != "" {
+		names = append(names, v.Reason)
+	}
+	return names
+}
+
+// summary is an audit entry's details for a verdict.
+func summary(ev Evidence) string {
+	var fired []string
+	for _, m := range ev.Verdict.Matches {
+		fired = append(fired, m.Policy+":"+string(m.Action))
+	}
+	s := fmt.Sprintf("result=%s reason=%s policies=%s components=%d findings=%d malware=%d",
+		ev.Verdict.Result, ev.Verdict.Reason, strings.Join(fired, ","), ev.Components, len(ev.Findings), ev.Malware())
+	if ev.Verdict.CachedBeforeFirewall {
+		s += " cached_before_firewall=true"
+	}
+	if ev.InspectionError != "" {
+		s += " inspection_error=" + ev.InspectionError
+	}
+	return s
+}
+
+// audit appends one entry to the audit log.
+func (f *Firewall) audit(ctx context.Context, actor, action, repo string, d digest.Digest, details string) error {
+	return f.st.AppendAudit(ctx, store.AuditEntry{
+		At: f.opts.Now(), Actor: actor, Action: action, Repo: repo, Digest: d, Details: details,
+	})
+}
+
+// newID returns a short random quarantine id: 12 hex digits, enough that
+// ids never collide in one registry's lifetime.
+func newID() string {
+	var b [6]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// inspection returns what the image holds: stored from an earlier
+// inspection of the same digest, or read now from its layers.
+func (f *Firewall) inspection(ctx context.Context, repo cache.Repo, d digest.Digest, p manifestJSON) (inspection, error) {
+	if b, err := f.st.Inventory(ctx, d); err == nil {
+		return decodeInspection(b)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return inspection{}, err
+	}
+
+	in, err := f.inspect(ctx, repo, d, p)
+	if err != nil {
+		return in, err
+	}
+	b, err := encodeInspection(in)
+	if err != nil {
+		return in, err
+	}
+	return in, f.st.PutInventory(ctx, d, b)
+}
+
+// inspect reads the config and layers through the cache, so they are
+// fetched, verified and stored once, and lists the components.
+func (f *Firewall) inspect(ctx context.Context, repo cache.Repo, d digest.Digest, p manifestJSON) (inspection, error) {
+	if f.inspected != nil {
+		f.inspected(d)
+	}
+	if p.Config == nil {
+		return inspection{Error: "unsupported manifest: no config"}, nil
+	}
+	var in inspection
+	cfg, err := f.readConfig(ctx, repo, *p.Config)
+	if err != nil {
+		return in, err
+	}
+	in.Created, in.Platform = cfg.created(), cfg.platform()
+
+	open := func(ctx context.Context, ld digest.Digest) (io.ReadCloser, error) {
+		b, err := f.opts.Cache.Blob(ctx, repo, ld)
+		if err != nil {
+			return nil, err
+		}
+		if b.File != nil {
+			return b.File, nil
+		}
+		return b.Stream, nil
+	}
+	inv, err := scan.Inspect(ctx, scan.Layers(p.Layers, open), f.opts.Scan)
+	switch {
+	case errors.Is(err, scan.ErrInspectionFailed):
+		in.Error = err.Error()
+	case err != nil:
+		return in, fmt.Errorf("inspect %s: %w", d, err)
+	default:
+		in.Inventory = inv
+	}
+	return in, nil
+}
+
+// maxConfigSize bounds an image config read into memory.
+const maxConfigSize = 8 << 20
+
+// imageConfig is the part of an image config the firewall reads.
+type imageConfig struct {
+	Created      string `json:"created"`
+	OS           string `json:"os"`
+	Architecture string `json:"architecture"`
+	Variant      string `json:"variant"`
+}
+
+func (c imageConfig) created() time.Time {
+	t, err := time.Parse(time.RFC3339Nano, c.Created)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
+
+func (c imageConfig) platform() string {
+	if c.OS == "" && c.Architecture == "" {
+		return ""
+	}
+	p := c.OS + "/" + c.Architecture
+	if c.Variant != "" {
+		p += "/" + c.Variant
+	}
+	return p
+}
+
+// readConfig fetches an image config through the cache. A config that is
+// not JSON leaves its fields unknown; the layers still decide.
+func (f *Firewall) readConfig(ctx context.Context, repo cache.Repo, desc oci.Descriptor) (imageConfig, error) {
+	var cfg imageConfig
+	b, err := f.opts.Cache.Blob(ctx, repo, desc.Digest)
+	if err != nil {
+		return cfg, fmt.Errorf("fetch config %s: %w", desc.Digest, err)
+	}
+	defer b.Close()
+	r := io.Reader(b.Stream)
+	if b.File != nil {
+		r = b.File
+	}
+	body, err := io.ReadAll(io.LimitReader(r, maxConfigSize+1))
+	if err != nil {
+		return cfg, fmt.Errorf("read config %s: %w", desc.Digest, err)
+	}
+	if len(body) > maxConfigSize || digest.FromBytes(body) != desc.Digest {
+		return cfg, fmt.Errorf("read config %s: too large or digest mismatch: %w", desc.Digest, oci.ErrDigestInvalid)
+	}
+	json.Unmarshal(body, &cfg)
+	return cfg, nil
+}
+
+// manifestJSON is the part of a manifest the firewall reads.
+type manifestJSON struct {
+	MediaType string           `json:"mediaType"`
+	Config    *oci.Descriptor  `json:"config"`
+	Layers    []oci.Descriptor `json:"layers"`
+	Manifests []oci.Descriptor `json:"manifests"`
+}
+
+// parseManifest reads what it can; a body that is not a manifest yields
+// no config, which inspection reports as a failure.
+func parseManifest(body []byte) manifestJSON {
+	var m manifestJSON
+	json.Unmarshal(body, &m)
+	return m
+}
+
+func (m manifestJSON) isIndex() bool { return m.Manifests != nil && m.Config == nil }
+
+// isArtifact reports whether m is no runnable image: its config is not an
+// image config and none of its layers is a tar archive. A layer that is a
+// tar makes it an image whatever its config says, so relabelling the
+// config cannot smuggle a filesystem past inspection.
+func (m manifestJSON) isArtifact() bool {
+	if m.Config == nil || isImageConfig(m.Config.MediaType) {
+		return false
+	}
+	for _, l := range m.Layers {
+		if strings.Contains(l.MediaType, "tar") || l.MediaType == "" {
+			return false
+		}
+	}
+	return true
+}
+
+func isImageConfig(mediaType string) bool {
+	return mediaType == "application/vnd.oci.image.config.v1+json" ||
+		mediaType == "application/vnd.docker.container.image.v1+json"
+}
+
+// blobs lists the config and layers of m.
+func (m manifestJSON) blobs() []digest.Digest {
+	var ds []digest.Digest
+	if m.Config != nil {
+		ds = append(ds, m.Config.Digest)
+	}
+	for _, l := range m.Layers {
+		ds = append(ds, l.Digest)
+	}
+	return ds
+}

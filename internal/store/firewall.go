@@ -1,0 +1,170 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// Firewall is what the firewall keeps: verdicts per image and repository,
+// the blobs each judged manifest references, inventories, quarantine
+// records with their notes, waivers, the audit log, and the time the
+// firewall was first enabled. Implementations are safe for concurrent use,
+// also by several processes on the same storage (a CLI releasing an image
+// while the server runs), so nothing here may be cached by callers without
+// reading it again.
+//
+// Evidence and inventories are opaque bytes to the store: the firewall owns
+// their encoding. Times come back in UTC with at least microsecond
+// precision, as for Meta.
+type Firewall interface {
+	// FirewallSince records t as the time the firewall was first enabled,
+	// unless a time is recorded already, and returns the recorded time.
+	FirewallSince(ctx context.Context, t time.Time) (time.Time, error)
+
+	// PutVerdict records v, replacing an earlier verdict of the same repo
+	// and digest, together with the blobs (config and layers) the manifest
+	// references, which replace its earlier list.
+	PutVerdict(ctx context.Context, v Verdict, blobs []digest.Digest) error
+	// Verdict returns the verdict of d in repo, or ErrNotFound.
+	Verdict(ctx context.Context, repo string, d digest.Digest) (Verdict, error)
+	// Verdicts lists the verdicts after (repo, digest) last in that order,
+	// at most n (n <= 0: all), for walking every judged image.
+	Verdicts(ctx context.Context, last VerdictKey, n int) ([]Verdict, error)
+	// MarkServed records that d was first served in repo at t; a time
+	// already recorded is kept. A missing verdict is not an error.
+	MarkServed(ctx context.Context, repo string, d digest.Digest, t time.Time) error
+	// DeleteVerdict removes the verdict of d in repo and its blob list.
+	// Deleting a missing verdict is not an error.
+	DeleteVerdict(ctx context.Context, repo string, d digest.Digest) error
+	// BlobOwners returns the verdicts of repo's judged manifests that
+	// reference blob d, in manifest digest order; none is an empty list.
+	BlobOwners(ctx context.Context, repo string, d digest.Digest) ([]Verdict, error)
+	// OwnedBlobs returns the blobs recorded with the verdict of d in repo.
+	OwnedBlobs(ctx context.Context, repo string, d digest.Digest) ([]digest.Digest, error)
+
+	// PutInventory records what inspecting image d found, replacing an
+	// earlier record; Inventory returns it or ErrNotFound.
+	PutInventory(ctx context.Context, d digest.Digest, inv []byte) error
+	Inventory(ctx context.Context, d digest.Digest) ([]byte, error)
+
+	// PutQuarantine records q unless its repo and digest already have a
+	// record, and returns the id of the record in force.
+	PutQuarantine(ctx context.Context, q Quarantine) (string, error)
+	// Quarantine returns the record with id, with its notes, or ErrNotFound.
+	Quarantine(ctx context.Context, id string) (Quarantine, error)
+	// Quarantines lists records with their notes, newest request first,
+	// matching filter, skipping offset, at most n (n <= 0: all).
+	Quarantines(ctx context.Context, filter QuarantineFilter, offset, n int) ([]Quarantine, error)
+	// DeleteQuarantine removes a record and its notes. Deleting a missing
+	// record is not an error.
+	DeleteQuarantine(ctx context.Context, id string) error
+	// AddNote appends a note to the record with id, or returns ErrNotFound.
+	AddNote(ctx context.Context, id string, n Note) error
+
+	// PutWaiver records w, replacing the waiver of the same digest.
+	PutWaiver(ctx context.Context, w Waiver) error
+	// Waiver returns the waiver of d, or ErrNotFound.
+	Waiver(ctx context.Context, d digest.Digest) (Waiver, error)
+	// DeleteWaiver removes the waiver of d; a missing one is not an error.
+	DeleteWaiver(ctx context.Context, d digest.Digest) error
+
+	// AppendAudit adds e to the audit log; its ID is assigned by the store.
+	AppendAudit(ctx context.Context, e AuditEntry) error
+	// Audit lists entries matching filter in the order they were appended,
+	// after the entry with id after, at most n (n <= 0: all).
+	Audit(ctx context.Context, filter AuditFilter, after int64, n int) ([]AuditEntry, error)
+
+	// ForgetManifest removes the cache's record of manifest d in repo, so
+	// the next pull fetches it again, and reports whether any repository
+	// still records or references d (if not, its bytes may be deleted).
+	ForgetManifest(ctx context.Context, repo string, d digest.Digest) (referenced bool, err error)
+	// ForgetBlob removes the cache's record that repo references blob d
+	// and reports whether any repository still references it.
+	ForgetBlob(ctx context.Context, repo string, d digest.Digest) (referenced bool, err error)
+}
+
+// VerdictKey names one judged image in one repository.
+type VerdictKey struct {
+	Repo   string
+	Digest digest.Digest
+}
+
+// Verdict is the firewall's judgement of one manifest in one repository.
+type Verdict struct {
+	Repo   string
+	Digest digest.Digest
+	// Result is the policy result: allow, audit, quarantine or
+	// inspection-failed.
+	Result string
+	// Artifact marks a manifest that is not a runnable image (a signature,
+	// an attestation), which is served without inspection.
+	Artifact bool
+	// BeforeFirewall marks an image cached before the firewall was first
+	// enabled, which is audited rather than blocked.
+	BeforeFirewall bool
+	// Evidence is the firewall's encoding of the decision and findings.
+	Evidence []byte
+	JudgedAt time.Time
+	// ServedAt is when the image was first served; zero if never.
+	ServedAt time.Time
+}
+
+// Quarantine is the record of an image withheld from clients.
+type Quarantine struct {
+	ID       string
+	Upstream string
+	Repo     string
+	Tag      string
+	Digest   digest.Digest
+	// Platform is "os/arch" from the image config.
+	Platform    string
+	RequestedAt time.Time
+	RequestedBy string
+	// Policies are the names of the policies that failed.
+	Policies []string
+	// Evidence is the firewall's encoding of components and findings.
+	Evidence []byte
+	Notes    []Note
+}
+
+// Note is an admin's remark on a quarantine record.
+type Note struct {
+	At   time.Time
+	By   string
+	Text string
+}
+
+// QuarantineFilter selects quarantine records; empty fields select all.
+type QuarantineFilter struct {
+	Repo   string
+	Digest digest.Digest
+}
+
+// Waiver releases one image digest until Expires (zero: never).
+type Waiver struct {
+	Digest    digest.Digest
+	By        string
+	Reason    string
+	CreatedAt time.Time
+	Expires   time.Time
+}
+
+// AuditEntry is one decision or action of the firewall or an admin.
+type AuditEntry struct {
+	ID      int64
+	At      time.Time
+	Actor   string
+	Action  string
+	Repo    string
+	Digest  digest.Digest
+	Details string
+}
+
+// AuditFilter selects audit entries; empty fields select all.
+type AuditFilter struct {
+	Repo   string
+	Digest digest.Digest
+	Action string
+}

@@ -51,6 +51,10 @@ const (
 	DefaultTagMaxAge   = 5 * time.Minute
 	DefaultNegativeTTL = 30 * time.Second
 	DefaultFillTimeout = time.Hour
+	// DefaultRevalidateTimeout is short because a client waits for the
+	// revalidation of a tag that could be served from the cache at once.
+	DefaultRevalidateTimeout = 5 * time.Second
+	DefaultUnhealthyFor      = 30 * time.Second
 	// DefaultNegativeSize bounds the negative cache; a flood of requests
 	// for names that do not exist must not grow memory without limit.
 	DefaultNegativeSize = 10000
@@ -65,6 +69,15 @@ type Options struct {
 	// TagMaxAge is how long a tag's digest is used without asking the
 	// upstream (default 5m). Past it the tag is revalidated with a HEAD.
 	TagMaxAge time.Duration
+	// RevalidateTimeout bounds that HEAD, the upstream client's retries
+	// included (default 5s); when it runs out, the cached digest is served
+	// stale. A first pull has nothing to fall back on and gets the
+	// upstream client's full timeout and retries instead.
+	RevalidateTimeout time.Duration
+	// UnhealthyFor is how long, after a revalidation failed, the same
+	// upstream's cached tags are served stale without asking it (default
+	// 30s), so a hanging upstream costs one wait, not one per request.
+	UnhealthyFor time.Duration
 	// NegativeTTL is how long "the upstream has no such name or tag" is
 	// remembered (default 30s).
 	NegativeTTL time.Duration
@@ -88,6 +101,7 @@ type Cache struct {
 	flights singleflight.Group
 	neg     *negative
 	touched *toucher
+	health  *health
 
 	// mu guards fills, the blob fills in flight keyed by fillKey.
 	mu    sync.Mutex
@@ -118,6 +132,12 @@ func New(opts Options) *Cache {
 	if opts.FillTimeout <= 0 {
 		opts.FillTimeout = DefaultFillTimeout
 	}
+	if opts.RevalidateTimeout <= 0 {
+		opts.RevalidateTimeout = DefaultRevalidateTimeout
+	}
+	if opts.UnhealthyFor <= 0 {
+		opts.UnhealthyFor = DefaultUnhealthyFor
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -131,6 +151,7 @@ func New(opts Options) *Cache {
 		log:     log,
 		neg:     newNegative(opts.NegativeTTL, opts.NegativeSize, opts.Now),
 		touched: newToucher(opts.Meta, opts.Now, log),
+		health:  newHealth(opts.UnhealthyFor, opts.Now),
 		fills:   make(map[string]*fill),
 		closing: closing,
 		stop:    stop,

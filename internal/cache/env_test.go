@@ -55,20 +55,33 @@ type env struct {
 
 	mu     sync.Mutex
 	counts map[string]int
+	// sent counts what the upstream client sent, whether or not the
+	// server got to read it before the client gave up.
+	sent map[string]int
 
 	intercept atomic.Pointer[func(http.ResponseWriter, *http.Request) bool]
 }
 
 type envOption func(*envConfig)
 
-type envConfig struct{ referrers bool }
+type envConfig struct {
+	referrers bool
+	retries   int
+	cache     func(*Options)
+}
 
 // withReferrersAPI makes the upstream answer the referrers API.
 func withReferrersAPI() envOption { return func(c *envConfig) { c.referrers = true } }
 
+// withRetries makes the upstream client retry n times (default none).
+func withRetries(n int) envOption { return func(c *envConfig) { c.retries = n } }
+
+// withOptions lets f change the cache's options before New.
+func withOptions(f func(*Options)) envOption { return func(c *envConfig) { c.cache = f } }
+
 func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
-	var cfg envConfig
+	cfg := envConfig{retries: -1}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -79,24 +92,34 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		logs:   &syncBuffer{},
 		repo:   Repo{Upstream: "up", Path: "library/app"},
 		counts: map[string]int{},
+		sent:   map[string]int{},
 	}
 	e.srv = httptest.NewServer(http.HandlerFunc(e.serve))
 	t.Cleanup(e.srv.Close)
 
-	client, err := upstream.New(upstream.Options{Name: "up", URL: e.srv.URL, Retries: -1})
+	client, err := upstream.New(upstream.Options{
+		Name:      "up",
+		URL:       e.srv.URL,
+		Retries:   cfg.retries,
+		Transport: sentCounter{e},
+	})
 	if err != nil {
 		t.Fatalf("upstream.New: %v", err)
 	}
 	e.blobs, e.meta = newStores(t)
-	e.cache = New(Options{
+	copts := Options{
 		Upstreams:   map[string]Upstream{"up": client},
 		Blobs:       e.blobs,
 		Meta:        e.meta,
 		TagMaxAge:   testTagMaxAge,
 		NegativeTTL: testNegativeTTL,
-		Logger:      slog.New(slog.NewTextHandler(e.logs, nil)),
+		Logger:      slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:         e.clock.Now,
-	})
+	}
+	if cfg.cache != nil {
+		cfg.cache(&copts)
+	}
+	e.cache = New(copts)
 	t.Cleanup(e.checkClean)
 	return e
 }
@@ -164,6 +187,24 @@ func requestKind(path string) string {
 	return path
 }
 
+// sentCounter counts the requests the upstream client sends.
+type sentCounter struct{ e *env }
+
+func (c sentCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.e.mu.Lock()
+	c.e.sent[r.Method+" "+requestKind(r.URL.Path)]++
+	c.e.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// sentCount returns how many requests of method for kind the upstream
+// client sent since the last resetCounts.
+func (e *env) sentCount(method, kind string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.sent[method+" "+kind]
+}
+
 // count returns how many requests of method for kind reached the upstream.
 func (e *env) count(method, kind string) int {
 	e.mu.Lock()
@@ -186,6 +227,7 @@ func (e *env) resetCounts() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	clear(e.counts)
+	clear(e.sent)
 }
 
 // setIntercept lets h answer requests first; h returns false to pass a

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 
 	"github.com/opencontainers/go-digest"
@@ -85,7 +86,7 @@ func (c *Cache) freshTag(ctx context.Context, repo Repo, tag string) (*Manifest,
 
 // resolveTag asks the upstream what tag points at: GET for a tag never
 // seen, HEAD for a stale one, falling back to the cached digest when the
-// upstream fails.
+// upstream fails or failed a revalidation shortly before.
 func (c *Cache) resolveTag(ctx context.Context, up Upstream, repo Repo, tag string) (*Manifest, error) {
 	// A flight that ended just before this one began may have refreshed it.
 	if m, err := c.freshTag(ctx, repo, tag); err == nil {
@@ -98,29 +99,49 @@ func (c *Cache) resolveTag(ctx context.Context, up Upstream, repo Repo, tag stri
 	if err != nil {
 		return nil, fmt.Errorf("look up tag %s:%s: %w", repo, tag, err)
 	}
+	stale, err := c.cachedManifest(ctx, repo, t.Digest)
+	if err != nil {
+		// Nothing to fall back on: ask as for a tag never seen.
+		return c.fetchTag(ctx, up, repo, tag)
+	}
+	stale.Hit, stale.Stale = false, true
 
+	if c.health.down(repo.Upstream) {
+		c.log.Debug("serving stale tag of unhealthy upstream",
+			telemetry.KeyUpstream, repo.Upstream,
+			telemetry.KeyRepo, repo.String(),
+			telemetry.KeyReference, tag)
+		return stale, nil
+	}
 	m, err := c.revalidateTag(ctx, up, repo, t)
 	if err == nil || isNotFound(err) {
+		c.health.ok(repo.Upstream)
 		return m, err
 	}
-	stale, serr := c.cachedManifest(ctx, repo, t.Digest)
-	if serr != nil {
-		return nil, err
+	// Only the first failure is news; a cache closing under the flight is
+	// no fault of the upstream.
+	level := slog.LevelDebug
+	if ctx.Err() == nil && c.health.fail(repo.Upstream) {
+		level = slog.LevelWarn
 	}
-	c.log.Warn("serving stale tag",
+	c.log.Log(ctx, level, "upstream unhealthy, serving stale tags",
 		telemetry.KeyUpstream, repo.Upstream,
 		telemetry.KeyRepo, repo.String(),
 		telemetry.KeyReference, tag,
 		telemetry.KeyDigest, t.Digest.String(),
+		telemetry.KeyWait, c.opts.UnhealthyFor,
 		telemetry.KeyError, err)
-	stale.Hit, stale.Stale = false, true
 	return stale, nil
 }
 
-// revalidateTag asks the upstream with a HEAD whether t still points at
-// the same digest, fetching the manifest only when it moved.
+// revalidateTag asks the upstream with a HEAD, bounded by
+// RevalidateTimeout, whether t still points at the same digest, and
+// fetches the manifest only when it moved: the upstream has answered by
+// then, so the fetch gets the full timeout.
 func (c *Cache) revalidateTag(ctx context.Context, up Upstream, repo Repo, t store.Tag) (*Manifest, error) {
-	desc, err := up.HeadManifest(ctx, repo.Path, oci.Reference{Tag: t.Name})
+	hctx, cancel := context.WithTimeout(ctx, c.opts.RevalidateTimeout)
+	desc, err := up.HeadManifest(hctx, repo.Path, oci.Reference{Tag: t.Name})
+	cancel()
 	if err != nil {
 		c.rememberNotFound(repo, t.Name, err)
 		return nil, fmt.Errorf("revalidate tag %s:%s: %w", repo, t.Name, err)
@@ -182,6 +203,7 @@ func (c *Cache) fetchManifest(
 		c.rememberNotFound(repo, ref.String(), err)
 		return nil, fmt.Errorf("fetch manifest %s:%s: %w", repo, ref, err)
 	}
+	c.health.ok(repo.Upstream)
 	m, err := newManifest(body, desc, ref)
 	if err != nil {
 		return nil, fmt.Errorf("fetch manifest %s:%s from %s: %w", repo, ref, up.Name(), err)

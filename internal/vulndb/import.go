@@ -93,8 +93,8 @@ func Import(ctx context.Context, db *DB, path string, opts ...ImportOption) (Rep
 	if source == "" {
 		source = sourceName(path)
 	}
-	b := &batch{ctx: ctx, report: Report{Source: source}}
 
+	// Download first, so the store's write lock is not held meanwhile.
 	local := path
 	var modified time.Time
 	if isURL(path) {
@@ -105,11 +105,19 @@ func Import(ctx context.Context, db *DB, path string, opts ...ImportOption) (Rep
 		defer os.Remove(f.path)
 		local, modified = f.path, f.modified
 	}
+
+	w, err := db.store.Replace(ctx, source)
+	if err != nil {
+		return Report{}, fmt.Errorf("import %s: %w", source, err)
+	}
+	defer w.Abort()
+	b := &batch{ctx: ctx, w: w, report: Report{Source: source}}
 	if err := b.readPath(ctx, local); err != nil {
 		return Report{}, fmt.Errorf("import %s: %w", source, err)
 	}
-
-	recs, files := b.finish()
+	if err := b.finish(); err != nil {
+		return Report{}, fmt.Errorf("import %s: %w", source, err)
+	}
 	src := Source{
 		Name:       source,
 		ImportedAt: cfg.now().UTC(),
@@ -117,7 +125,7 @@ func Import(ctx context.Context, db *DB, path string, opts ...ImportOption) (Rep
 		Counts:     b.report.Counts,
 		Unknown:    b.report.Unknown,
 	}
-	if err := db.store.Replace(ctx, src, recs, files); err != nil {
+	if err := w.Commit(src); err != nil {
 		return Report{}, fmt.Errorf("import %s: %w", source, err)
 	}
 	db.log.Info("vulnerability data imported", telemetry.KeySource, source,
@@ -146,19 +154,17 @@ func isURL(path string) bool {
 	return strings.HasPrefix(path, "http://") || strings.HasPrefix(path, "https://")
 }
 
-// batch collects what the files of one import hold.
-//
-// TODO: a whole source is held in memory until its transaction, which for
-// osv.dev's all-ecosystems zip means gigabytes; streaming records into the
-// transaction needs the Debian lists resolved in a second pass.
+// batch streams what the files of one import hold into a Replacement,
+// keeping only what must wait for the last file: the Debian tracker lists
+// (a CVE's fix may be in any DSA file) and the ids counted per ecosystem.
 type batch struct {
-	ctx     context.Context
-	report  Report
-	records map[string]*Record
-	order   []string
-	nvd     map[string]bool
-	files   []BadFile
-	lists   trackerLists
+	ctx    context.Context
+	w      Replacement
+	report Report
+	ids    map[string]bool            // every record id put
+	ecoIDs map[string]map[string]bool // ecosystem -> ids, for the counts
+	files  int
+	lists  trackerLists
 }
 
 // readPath reads a file or walks a folder tree. Folders starting with "."
@@ -279,6 +285,7 @@ func (b *batch) add(name string, data []byte) error {
 	b.report.Files++
 	var (
 		recs []Record
+		nvd  bool
 		err  error
 	)
 	switch detect(data) {
@@ -295,12 +302,7 @@ func (b *batch) add(name string, data []byte) error {
 		}
 	case formatNVD:
 		recs, err = parseNVD(data)
-		for _, r := range recs {
-			if b.nvd == nil {
-				b.nvd = map[string]bool{}
-			}
-			b.nvd[r.ID] = true
-		}
+		nvd = true
 	case formatTrackerExport:
 		recs, err = parseTrackerExport(data)
 	case formatTrackerList:
@@ -309,8 +311,9 @@ func (b *batch) add(name string, data []byte) error {
 		recs, err = parseSecdb(data)
 	case formatDigests:
 		var files []BadFile
-		files, err = parseDigestList(data)
-		b.files = append(b.files, files...)
+		if files, err = parseDigestList(data); err == nil {
+			err = b.putBadFiles(files)
+		}
 	default:
 		b.report.Unknown++
 		if len(b.report.UnknownFiles) < maxReportedUnknown {
@@ -322,74 +325,64 @@ func (b *batch) add(name string, data []byte) error {
 		return fmt.Errorf("parse %s: %w", name, err)
 	}
 	for _, r := range recs {
-		b.merge(r)
+		if err := b.put(r, nvd); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-// merge adds r, joining it with an earlier record of the same id: the
-// Debian and Alpine feeds spread one CVE over several packages.
-func (b *batch) merge(r Record) {
-	if b.records == nil {
-		b.records = map[string]*Record{}
+// put stores r and counts it under each ecosystem it affects; an NVD
+// record, which affects no package, counts under "NVD".
+func (b *batch) put(r Record, nvd bool) error {
+	if err := b.w.Put(r); err != nil {
+		return err
 	}
-	old, ok := b.records[r.ID]
-	if !ok {
-		b.records[r.ID] = &r
-		b.order = append(b.order, r.ID)
-		return
+	if b.ids == nil {
+		b.ids, b.ecoIDs = map[string]bool{}, map[string]map[string]bool{}
 	}
-	old.Aliases = appendNew(old.Aliases, r.Aliases...)
-	old.Affected = append(old.Affected, r.Affected...)
-	old.Severity = append(old.Severity, r.Severity...)
-	old.Withdrawn = old.Withdrawn || r.Withdrawn
-	if old.Summary == "" {
-		old.Summary = r.Summary
+	b.ids[r.ID] = true
+	ecos := map[string]bool{}
+	for _, a := range r.Affected {
+		ecos[baseEcosystem(a.Ecosystem)] = true
 	}
-	if old.Label == "" {
-		old.Label = r.Label
+	if len(ecos) == 0 && nvd {
+		ecos["NVD"] = true
 	}
+	for e := range ecos {
+		if b.ecoIDs[e] == nil {
+			b.ecoIDs[e] = map[string]bool{}
+		}
+		b.ecoIDs[e][r.ID] = true
+	}
+	return nil
 }
 
-// finish resolves the Debian lists and counts records per ecosystem.
-func (b *batch) finish() ([]Record, []BadFile) {
+// finish stores the resolved Debian lists and fills in the counts.
+func (b *batch) finish() error {
 	for _, r := range b.lists.records() {
-		b.merge(r)
+		if err := b.put(r, false); err != nil {
+			return err
+		}
 	}
 	counts := map[string]int{}
-	recs := make([]Record, 0, len(b.order))
-	for _, id := range b.order {
-		r := b.records[id]
-		sortAffected(r.Affected)
-		recs = append(recs, *r)
-		ecos := map[string]bool{}
-		for _, a := range r.Affected {
-			ecos[baseEcosystem(a.Ecosystem)] = true
-		}
-		if len(ecos) == 0 && b.nvd[id] {
-			ecos["NVD"] = true
-		}
-		for e := range ecos {
-			counts[e]++
-		}
+	for e, ids := range b.ecoIDs {
+		counts[e] = len(ids)
 	}
-	if len(b.files) > 0 {
-		counts["files"] = len(b.files)
+	if b.files > 0 {
+		counts["files"] = b.files
 	}
-	b.report.Records = len(recs)
+	b.report.Records = len(b.ids)
 	b.report.Counts = counts
-	return recs, b.files
+	return nil
 }
 
-func appendNew(list []string, more ...string) []string {
-	for _, m := range more {
-		found := false
-		for _, l := range list {
-			found = found || l == m
-		}
-		if !found {
-			list = append(list, m)
+func (b *batch) putBadFiles(files []BadFile) error {
+	for _, f := range files {
+		if err := b.w.PutBadFile(f); err != nil {
+			return err
 		}
 	}
-	return list
+	b.files += len(files)
+	return nil
 }

@@ -254,10 +254,16 @@ const maxIDs = 500
 // finding with neither stays unscored and takes the vendor's word.
 func (db *DB) score(ctx context.Context, ms []match) ([]inventory.Finding, error) {
 	var ids []string
+	want := map[string]bool{}
 	for _, m := range ms {
-		if _, _, ok := best(m.record.Severity); !ok {
-			ids = appendNew(ids, m.record.ID)
-			ids = appendNew(ids, m.record.Aliases...)
+		if _, _, ok := best(m.record.Severity); ok {
+			continue
+		}
+		for _, id := range append([]string{m.record.ID}, m.record.Aliases...) {
+			if !want[id] {
+				want[id] = true
+				ids = append(ids, id)
+			}
 		}
 	}
 	byID := map[string][]Severity{}

@@ -1,6 +1,7 @@
 package vulndb
 
 import (
+	"slices"
 	"strings"
 	"time"
 )
@@ -24,6 +25,26 @@ type Record struct {
 // MAL- ids (ossf/malicious-packages).
 func (r *Record) Malware() bool {
 	return strings.HasPrefix(r.ID, "MAL-")
+}
+
+// Merge adds o, a record with the same ID, to r: aliases, affected
+// packages and severities join, and r keeps its summary and label unless
+// it has none. Withdrawn in either means withdrawn.
+func (r *Record) Merge(o Record) {
+	for _, a := range o.Aliases {
+		if !slices.Contains(r.Aliases, a) {
+			r.Aliases = append(r.Aliases, a)
+		}
+	}
+	r.Affected = append(r.Affected, o.Affected...)
+	r.Severity = append(r.Severity, o.Severity...)
+	r.Withdrawn = r.Withdrawn || o.Withdrawn
+	if r.Summary == "" {
+		r.Summary = o.Summary
+	}
+	if r.Label == "" {
+		r.Label = o.Label
+	}
 }
 
 // Affected is one package the record affects in one ecosystem.

@@ -22,10 +22,11 @@ import (
 	"breakwater/internal/vulndb"
 )
 
-// busyTimeout bounds the wait for another process's write lock. A full
-// re-import holds it for seconds, so this is longer than the metadata
-// database's.
-const busyTimeout = 60 * time.Second
+// busyTimeout bounds the wait for another process's write lock. An import
+// holds it while it reads its whole source (a minute for the largest
+// feeds), so a CLI import beside a refreshing server waits rather than
+// fails.
+const busyTimeout = 5 * time.Minute
 
 // Store is a vulndb.Store in one SQLite file. It is safe for concurrent
 // use. Its zero value is not usable; call Open.
@@ -69,86 +70,152 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// Replace swaps src's records and bad files in one transaction.
-func (s *Store) Replace(
-	ctx context.Context,
-	src vulndb.Source,
-	recs []vulndb.Record,
-	files []vulndb.BadFile,
-) error {
-	counts, err := json.Marshal(src.Counts)
-	if err != nil {
-		return fmt.Errorf("encode counts of %s: %w", src.Name, err)
-	}
+// Replace begins a write transaction that clears the source; what is put
+// then goes into the same transaction. The transaction holds SQLite's one
+// write lock until Commit or Abort, so other writers wait for the import.
+func (s *Store) Replace(ctx context.Context, name string) (vulndb.Replacement, error) {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("begin replace of %s: %w", src.Name, err)
+		return nil, fmt.Errorf("begin replace of %s: %w", name, err)
 	}
-	defer tx.Rollback()
+	r := &replacement{ctx: ctx, tx: tx, source: name}
+	if err := r.prepare(); err != nil {
+		tx.Rollback()
+		return nil, fmt.Errorf("begin replace of %s: %w", name, err)
+	}
+	return r, nil
+}
 
+// replacement is a vulndb.Replacement in one transaction.
+type replacement struct {
+	ctx    context.Context
+	tx     *sql.Tx
+	source string
+	done   bool
+
+	insRec, insAff *sql.Stmt
+}
+
+func (r *replacement) prepare() error {
 	for _, table := range []string{"records", "affected", "bad_files"} {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE source = ?`, src.Name); err != nil {
-			return fmt.Errorf("clear %s of %s: %w", table, src.Name, err)
+		if _, err := r.tx.ExecContext(r.ctx, `DELETE FROM `+table+` WHERE source = ?`, r.source); err != nil {
+			return fmt.Errorf("clear %s: %w", table, err)
 		}
 	}
-	if err := insertRecords(ctx, tx, src.Name, recs); err != nil {
-		return fmt.Errorf("store records of %s: %w", src.Name, err)
-	}
-	for _, f := range files {
-		_, err := tx.ExecContext(ctx, `
-INSERT INTO bad_files (source, digest, reason) VALUES (?, ?, ?)`, src.Name, f.Digest, f.Reason)
-		if err != nil {
-			return fmt.Errorf("store bad files of %s: %w", src.Name, err)
-		}
-	}
-	_, err = tx.ExecContext(ctx, `
-INSERT INTO sources (name, imported_at, modified, counts, unknown) VALUES (?, ?, ?, ?, ?)
-ON CONFLICT (name) DO UPDATE SET
-	imported_at = excluded.imported_at, modified = excluded.modified,
-	counts = excluded.counts, unknown = excluded.unknown`,
-		src.Name, nanos(src.ImportedAt), nanos(src.Modified), string(counts), src.Unknown)
+	var err error
+	r.insRec, err = r.tx.PrepareContext(r.ctx, `
+INSERT INTO records (source, id, data) VALUES (?, ?, ?)
+ON CONFLICT (source, id) DO NOTHING`)
 	if err != nil {
-		return fmt.Errorf("record source %s: %w", src.Name, err)
+		return err
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit replace of %s: %w", src.Name, err)
+	r.insAff, err = r.tx.PrepareContext(r.ctx, `
+INSERT INTO affected (source, id, ecosystem, name) VALUES (?, ?, ?, ?)`)
+	return err
+}
+
+// Put inserts rec, or merges it into the record of its ID put before.
+func (r *replacement) Put(rec vulndb.Record) error {
+	if err := r.put(rec); err != nil {
+		return fmt.Errorf("store %s of %s: %w", rec.ID, r.source, err)
 	}
 	return nil
 }
 
-// insertRecords writes recs and their package index rows.
-func insertRecords(ctx context.Context, tx *sql.Tx, source string, recs []vulndb.Record) error {
-	insRec, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO records (source, id, data) VALUES (?, ?, ?)`)
+func (r *replacement) put(rec vulndb.Record) error {
+	data, err := json.Marshal(rec)
 	if err != nil {
 		return err
 	}
-	defer insRec.Close()
-	insAff, err := tx.PrepareContext(ctx, `
-INSERT INTO affected (source, id, ecosystem, name) VALUES (?, ?, ?, ?)`)
+	res, err := r.insRec.ExecContext(r.ctx, r.source, rec.ID, string(data))
 	if err != nil {
 		return err
 	}
-	defer insAff.Close()
-
-	for _, r := range recs {
-		data, err := json.Marshal(r)
-		if err != nil {
-			return fmt.Errorf("encode %s: %w", r.ID, err)
-		}
-		if _, err := insRec.ExecContext(ctx, source, r.ID, string(data)); err != nil {
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		if err := r.merge(rec); err != nil {
 			return err
 		}
-		seen := map[[2]string]bool{}
-		for _, a := range r.Affected {
-			key := [2]string{a.Ecosystem, vulndb.NormalName(a.Ecosystem, a.Name)}
-			if seen[key] {
-				continue
-			}
-			seen[key] = true
-			if _, err := insAff.ExecContext(ctx, source, r.ID, key[0], key[1]); err != nil {
-				return err
-			}
+	}
+
+	// The package index; a merged record's earlier entries are indexed
+	// already, and a repeated row only costs the query's DISTINCT.
+	seen := map[[2]string]bool{}
+	for _, a := range rec.Affected {
+		key := [2]string{a.Ecosystem, vulndb.NormalName(a.Ecosystem, a.Name)}
+		if seen[key] {
+			continue
 		}
+		seen[key] = true
+		if _, err := r.insAff.ExecContext(r.ctx, r.source, rec.ID, key[0], key[1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// merge folds rec into the stored record of its ID.
+func (r *replacement) merge(rec vulndb.Record) error {
+	var data string
+	err := r.tx.QueryRowContext(r.ctx, `SELECT data FROM records WHERE source = ? AND id = ?`, r.source, rec.ID).Scan(&data)
+	if err != nil {
+		return err
+	}
+	var old vulndb.Record
+	if err := json.Unmarshal([]byte(data), &old); err != nil {
+		return err
+	}
+	old.Merge(rec)
+	merged, err := json.Marshal(old)
+	if err != nil {
+		return err
+	}
+	_, err = r.tx.ExecContext(r.ctx, `UPDATE records SET data = ? WHERE source = ? AND id = ?`, string(merged), r.source, rec.ID)
+	return err
+}
+
+// PutBadFile inserts a known-bad digest.
+func (r *replacement) PutBadFile(f vulndb.BadFile) error {
+	_, err := r.tx.ExecContext(r.ctx, `
+INSERT INTO bad_files (source, digest, reason) VALUES (?, ?, ?)`, r.source, f.Digest, f.Reason)
+	if err != nil {
+		return fmt.Errorf("store bad file of %s: %w", r.source, err)
+	}
+	return nil
+}
+
+// Commit records src and commits.
+func (r *replacement) Commit(src vulndb.Source) error {
+	counts, err := json.Marshal(src.Counts)
+	if err != nil {
+		return fmt.Errorf("encode counts of %s: %w", r.source, err)
+	}
+	_, err = r.tx.ExecContext(r.ctx, `
+INSERT INTO sources (name, imported_at, modified, counts, unknown) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (name) DO UPDATE SET
+	imported_at = excluded.imported_at, modified = excluded.modified,
+	counts = excluded.counts, unknown = excluded.unknown`,
+		r.source, nanos(src.ImportedAt), nanos(src.Modified), string(counts), src.Unknown)
+	if err != nil {
+		r.Abort()
+		return fmt.Errorf("record source %s: %w", r.source, err)
+	}
+	r.done = true
+	if err := r.tx.Commit(); err != nil {
+		return fmt.Errorf("commit replace of %s: %w", r.source, err)
+	}
+	return nil
+}
+
+// Abort rolls back, unless already committed.
+func (r *replacement) Abort() error {
+	if r.done {
+		return nil
+	}
+	r.done = true
+	if err := r.tx.Rollback(); err != nil {
+		return fmt.Errorf("abort replace of %s: %w", r.source, err)
 	}
 	return nil
 }

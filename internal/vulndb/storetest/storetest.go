@@ -30,6 +30,8 @@ func Run(t *testing.T, open func(t *testing.T) vulndb.Store) {
 		{"BadFiles", testBadFiles},
 		{"Sources", testSources},
 		{"ReplaceSwapsWhole", testReplaceSwapsWhole},
+		{"PutMerges", testPutMerges},
+		{"AbortKeepsOld", testAbortKeepsOld},
 		{"ReadersDuringReplace", testReadersDuringReplace},
 	}
 	for _, tt := range tests {
@@ -53,8 +55,29 @@ func rec(id, eco, name string) vulndb.Record {
 func replace(t *testing.T, s vulndb.Store, source string, recs []vulndb.Record, files []vulndb.BadFile) {
 	t.Helper()
 	src := vulndb.Source{Name: source, ImportedAt: time.Unix(1700000000, 0).UTC(), Counts: map[string]int{"x": len(recs)}}
-	if err := s.Replace(context.Background(), src, recs, files); err != nil {
-		t.Fatalf("replace %s: %v", source, err)
+	replaceAs(t, s, src, recs, files)
+}
+
+// replaceAs replaces src.Name's contents and records src.
+func replaceAs(t *testing.T, s vulndb.Store, src vulndb.Source, recs []vulndb.Record, files []vulndb.BadFile) {
+	t.Helper()
+	w, err := s.Replace(context.Background(), src.Name)
+	if err != nil {
+		t.Fatalf("replace %s: %v", src.Name, err)
+	}
+	defer w.Abort()
+	for _, r := range recs {
+		if err := w.Put(r); err != nil {
+			t.Fatalf("put %s: %v", r.ID, err)
+		}
+	}
+	for _, f := range files {
+		if err := w.PutBadFile(f); err != nil {
+			t.Fatalf("put %s: %v", f.Digest, err)
+		}
+	}
+	if err := w.Commit(src); err != nil {
+		t.Fatalf("commit %s: %v", src.Name, err)
 	}
 }
 
@@ -148,9 +171,7 @@ func testSources(t *testing.T, s vulndb.Store) {
 	at := time.Unix(1700000000, 0).UTC()
 	modified := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
 	c := vulndb.Source{Name: "c", ImportedAt: at, Modified: modified, Counts: map[string]int{"npm": 2}, Unknown: 3}
-	if err := s.Replace(context.Background(), c, nil, nil); err != nil {
-		t.Fatal(err)
-	}
+	replaceAs(t, s, c, nil, nil)
 	got, err := s.Sources(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -235,4 +256,58 @@ func testReadersDuringReplace(t *testing.T, s vulndb.Store) {
 func generation(r vulndb.Record) string {
 	g, _, _ := strings.Cut(r.ID, "-")
 	return g
+}
+
+// testPutMerges puts one id twice, as Alpine's files do for a CVE that
+// touches two packages.
+func testPutMerges(t *testing.T, s vulndb.Store) {
+	first := rec("CVE-1", "Alpine:v3.20", "musl")
+	first.Aliases = []string{"GHSA-1"}
+	second := rec("CVE-1", "Alpine:v3.20", "busybox")
+	second.Aliases = []string{"GHSA-1", "ALPINE-1"}
+	second.Severity = []vulndb.Severity{{Type: "CVSS_V3", Score: 5}}
+	replace(t, s, "a", []vulndb.Record{first, second}, nil)
+
+	for _, pkg := range []string{"musl", "busybox"} {
+		got, err := s.Affecting(context.Background(), []string{"Alpine:v3.20"}, pkg)
+		if err != nil || len(got) != 1 {
+			t.Fatalf("Affecting %s = %v, %v; want CVE-1", pkg, got, err)
+		}
+	}
+	got, err := s.ByID(context.Background(), []string{"CVE-1"})
+	if err != nil || len(got) != 1 {
+		t.Fatalf("ByID = %v, %v; want one merged record", got, err)
+	}
+	want := first
+	want.Merge(second)
+	if diff := cmp.Diff(got[0], want); diff != "" {
+		t.Errorf("merged record (-got +want):\n%s", diff)
+	}
+}
+
+// testAbortKeepsOld drops a replacement: readers never saw it, and the
+// old contents stay.
+func testAbortKeepsOld(t *testing.T, s vulndb.Store) {
+	ctx := context.Background()
+	replace(t, s, "a", []vulndb.Record{rec("OLD-1", "npm", "pkg")}, nil)
+	w, err := s.Replace(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Put(rec("NEW-1", "npm", "pkg")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Affecting(ctx, []string{"npm"}, "pkg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(ids(got), []string{"OLD-1"}); diff != "" {
+		t.Errorf("after abort (-got +want):\n%s", diff)
+	}
+	if err := w.Abort(); err != nil {
+		t.Errorf("second Abort: %v", err)
+	}
 }

@@ -56,7 +56,7 @@ type Firewall struct {
 	policy.Firewall `yaml:",inline"`
 	// Wait is how long a first pull of an image waits for its inspection;
 	// past it the client gets 429 TOOMANYREQUESTS with Retry-After while
-	// inspection goes on. A duration; 0 answers at once. Default 30s.
+	// inspection goes on. A positive duration. Default 30s.
 	Wait time.Duration `yaml:"wait"`
 }
 

@@ -120,7 +120,7 @@ func TestFirewallErrors(t *testing.T) {
 		{"unknown package key", "policies:\n  - {name: a, conditions: {packages: [{nam: x}]}, action: fail}\n", nil, "policies[0].conditions.packages[0].nam: unknown key"},
 		{"bad mode", "firewall:\n  mode: block\n", nil, "firewall.mode"},
 		{"bad rule", "firewall:\n  repositories:\n    - {mode: audit}\n", nil, "firewall.repositories[0].match"},
-		{"negative wait", "firewall:\n  wait: -1s\n", nil, "firewall.wait: must not be negative"},
+		{"negative wait", "firewall:\n  wait: -1s\n", nil, "firewall.wait: must be positive"},
 		{"wait from env", "", []string{"BREAKWATER_FIREWALL_WAIT=soon"}, "BREAKWATER_FIREWALL_WAIT (firewall.wait)"},
 		{"feed without url", "vulndb:\n  feeds:\n    - {name: x}\n", nil, "vulndb.feeds[0].url: must not be empty"},
 		{"feed scheme", "vulndb:\n  feeds:\n    - ftp://mirror/x.zip\n", nil, "vulndb.feeds[0].url: must be an http or https URL or a local path"},

@@ -56,8 +56,8 @@ func (c Config) Validate() error {
 	// The policy types name their own key paths ("policies[2].action").
 	errs = append(errs, unjoin(c.Policies.Validate())...)
 	errs = append(errs, unjoin(c.Firewall.Validate())...)
-	if c.Firewall.Wait < 0 {
-		bad("firewall.wait", "must not be negative")
+	if c.Firewall.Wait <= 0 {
+		bad("firewall.wait", "must be positive")
 	}
 	errs = append(errs, c.validateVulnDB()...)
 	return errors.Join(errs...)

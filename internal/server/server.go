@@ -7,9 +7,9 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -17,13 +17,17 @@ import (
 
 	"breakwater/internal/cache"
 	"breakwater/internal/config"
+	"breakwater/internal/firewall"
 	"breakwater/internal/policy"
 	"breakwater/internal/registry"
+	"breakwater/internal/store"
 	"breakwater/internal/store/fs"
 	"breakwater/internal/store/sqlite"
 	"breakwater/internal/telemetry"
 	"breakwater/internal/upstream"
 	"breakwater/internal/vulndb"
+
+	"github.com/opencontainers/go-digest"
 )
 
 // Server is a built breakwater: the handler and what must be closed after
@@ -32,9 +36,13 @@ type Server struct {
 	config  config.Config
 	log     *slog.Logger
 	handler http.Handler
+	router  *registry.Router
 	cache   *cache.Cache
+	blobs   *fs.Blobs
 	meta    *sqlite.Meta
 	vulndb  *vulndb.DB
+	// firewall is nil when every repository's mode is off.
+	firewall *firewall.Firewall
 
 	// stop ends the background work Start began; done is closed when it
 	// has. Both are nil until Start.
@@ -42,17 +50,20 @@ type Server struct {
 	done chan struct{}
 }
 
-// Build opens the stores under c.Data and wires upstreams, cache and
-// registry handler. The data directory looks like this:
+// Build opens the stores under c.Data and wires upstreams, cache,
+// firewall and registry handler. The data directory looks like this:
 //
 //	<data>/
 //	  blobs/sha256/..   content-addressed blobs (see package fs)
 //	  tmp/              spool for blobs being fetched
-//	  meta.db           SQLite metadata: tags and their history, manifests
+//	  meta.db           SQLite metadata: tags and their history, manifests,
+//	                    and the firewall's verdicts, quarantine and audit log
 //	  vulndb.db         SQLite vulnerability records (see package vulndb)
 //
-// Nothing here contacts an upstream or a feed; Start does. A nil log
-// discards.
+// With every repository's firewall mode off the handler is a plain cache
+// and no firewall is built, so the time the firewall was first enabled is
+// not recorded before it is. Nothing here contacts an upstream or a feed;
+// Start does. A nil log discards.
 func Build(c config.Config, log *slog.Logger) (_ *Server, err error) {
 	log = telemetry.OrDiscard(log)
 	// 1. Upstream clients and routing first: they only read the config
@@ -68,92 +79,100 @@ func Build(c config.Config, log *slog.Logger) (_ *Server, err error) {
 	}
 
 	// 2. The stores under the data directory.
-	if err := os.MkdirAll(c.Data, 0o700); err != nil {
-		return nil, fmt.Errorf("create data directory: %w", err)
-	}
-	blobs, err := fs.New(c.Data, fs.Options{})
-	if err != nil {
-		return nil, fmt.Errorf("open blob store: %w", err)
-	}
-	meta, err := sqlite.Open(filepath.Join(c.Data, "meta.db"))
-	if err != nil {
-		return nil, fmt.Errorf("open metadata store: %w", err)
-	}
-	defer closeOnError(&err, meta)
-	vdb, err := OpenVulnDB(c.Data, log)
-	if err != nil {
+	s := &Server{config: c, log: log, router: router}
+	defer func() {
+		if err != nil {
+			s.closeStores()
+		}
+	}()
+	if err := s.openStores(c.Data); err != nil {
 		return nil, err
 	}
-	defer closeOnError(&err, vdb)
 
-	// 3. The cache over both, and the handler over the cache.
+	// 3. The cache over the stores.
 	upstreams := make(map[string]cache.Upstream, len(clients))
 	for name, cl := range clients {
 		upstreams[name] = cl
 	}
-	ca := cache.New(cache.Options{
+	s.cache = cache.New(cache.Options{
 		Upstreams:   upstreams,
-		Blobs:       blobs,
-		Meta:        meta,
+		Blobs:       s.blobs,
+		Meta:        s.meta,
 		TagMaxAge:   c.Cache.TagMaxAge,
 		NegativeTTL: c.Cache.NegativeTTL,
 		Logger:      log,
 	})
+
+	// 4. The firewall as the registry's gate, and the handler.
 	opts := registry.Options{Logger: log}
 	if def.SearchURL != "" {
 		opts.Search, opts.SearchURL = clients[def.Name], def.SearchURL
 	}
-	s := &Server{
-		config: c,
-		log:    log,
-		cache:  ca,
-		meta:   meta,
-		vulndb: vdb,
+	if firewallOn(c.Firewall) {
+		if s.firewall, err = s.newFirewall(); err != nil {
+			s.cache.Close()
+			return nil, err
+		}
+		opts.Gate = s.firewall
 	}
-	s.handler = withHealth(registry.New(ca, router, opts), s.ready)
+	var h http.Handler = registry.New(s.cache, router, opts)
+	if s.firewall != nil {
+		h = firewall.Requesters(h)
+	}
+	s.handler = withHealth(h, s.ready)
 	return s, nil
 }
 
-// closeOnError closes c when *err is set, for the stores a failed Build
-// opened before the step that failed.
-func closeOnError(err *error, c io.Closer) {
-	if *err != nil {
-		c.Close()
+// openStores opens the blob store, the metadata and the vulnerability
+// database under dir, creating it if missing.
+func (a *Server) openStores(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
 	}
+	var err error
+	if a.blobs, err = fs.New(dir, fs.Options{}); err != nil {
+		return fmt.Errorf("open blob store: %w", err)
+	}
+	if a.meta, err = sqlite.Open(filepath.Join(dir, "meta.db")); err != nil {
+		return fmt.Errorf("open metadata store: %w", err)
+	}
+	a.vulndb, err = OpenVulnDB(dir, a.log)
+	return err
 }
 
-// Start begins the background work: keeping the vulnerability data fresh.
-// It logs at Warn why breakwater is not ready, if it is not. Call it once;
-// Close stops what it started.
-func (a *Server) Start(ctx context.Context) {
-	ctx, a.stop = context.WithCancel(context.WithoutCancel(ctx))
-	a.done = make(chan struct{})
-	if ok, reason := a.ready(ctx); !ok {
-		a.log.Warn("firewall not ready", telemetry.KeyReason, reason)
+// newFirewall builds the firewall over the server's stores, cache and
+// vulnerability data, with the configured policies and settings.
+func (a *Server) newFirewall() (*firewall.Firewall, error) {
+	fw, err := firewall.New(firewall.Options{
+		Meta:     a.meta,
+		Store:    a.meta,
+		Blobs:    a.blobs,
+		Cache:    a.cache,
+		VulnDB:   a.vulndb,
+		Policies: a.config.Policies,
+		Settings: a.config.Firewall.Firewall,
+		Wait:     a.config.Firewall.Wait,
+		Logger:   a.log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("build firewall: %w", err)
 	}
-	go func() {
-		defer close(a.done)
-		if firewallOn(a.config.Firewall) {
-			refresh(ctx, a.vulndb, a.config.VulnDB, a.log)
-		}
-	}()
+	return fw, nil
 }
 
-// ready is the /readyz check: the firewall can judge images once some
-// vulnerability data is loaded; with the firewall off everywhere there is
-// nothing to wait for.
-func (a *Server) ready(ctx context.Context) (bool, string) {
-	if !firewallOn(a.config.Firewall) {
-		return true, ""
+// closeStores closes whichever stores are open.
+func (a *Server) closeStores() error {
+	var errs []error
+	if a.vulndb != nil {
+		errs = append(errs, a.vulndb.Close())
 	}
-	ok, err := a.vulndb.Ready(ctx)
-	switch {
-	case err != nil:
-		return false, fmt.Sprintf("vulnerability database unreadable: %v", err)
-	case !ok:
-		return false, "no vulnerability data loaded yet: wait for the feeds or run breakwater vulndb import"
+	if a.meta != nil {
+		errs = append(errs, a.meta.Close())
 	}
-	return true, ""
+	if a.blobs != nil {
+		errs = append(errs, a.blobs.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // firewallOn reports whether any repository runs the firewall.
@@ -202,15 +221,50 @@ func buildUpstreams(c config.Config, log *slog.Logger) (map[string]*upstream.Cli
 	return clients, routes, nil
 }
 
-// Handler returns the HTTP handler serving the registry API.
+// Handler returns the HTTP handler serving the registry API, /healthz and
+// /readyz.
 func (a *Server) Handler() http.Handler { return a.handler }
 
-// Close stops the background work and fills in flight, then closes the
-// stores. Call it after the HTTP server stopped.
+// Router returns the routing of client names to upstream repositories.
+func (a *Server) Router() *registry.Router { return a.router }
+
+// Cache returns the pull-through cache.
+func (a *Server) Cache() *cache.Cache { return a.cache }
+
+// Firewall returns the firewall, nil when every repository's mode is off.
+func (a *Server) Firewall() *firewall.Firewall { return a.firewall }
+
+// VerdictEvidence returns the stored verdict of image d in the canonical
+// repository repo and the evidence it rests on.
+//
+// TODO: this decodes the firewall's evidence encoding, which the store
+// calls opaque; a firewall method returning a verdict with its evidence
+// would keep that encoding in one package.
+func (a *Server) VerdictEvidence(ctx context.Context, repo string, d digest.Digest) (store.Verdict, firewall.Evidence, error) {
+	v, err := a.meta.Verdict(ctx, repo, d)
+	if err != nil {
+		return v, firewall.Evidence{}, err
+	}
+	var ev firewall.Evidence
+	if len(v.Evidence) > 0 {
+		if err := json.Unmarshal(v.Evidence, &ev); err != nil {
+			return v, ev, fmt.Errorf("decode evidence of %s@%s: %w", repo, d, err)
+		}
+	}
+	return v, ev, nil
+}
+
+// Close stops the background work, the inspections and the fills in
+// flight, then closes the stores. Call it after the HTTP server stopped.
 func (a *Server) Close() error {
 	if a.stop != nil {
 		a.stop()
 		<-a.done
 	}
-	return errors.Join(a.cache.Close(), a.vulndb.Close(), a.meta.Close())
+	var errs []error
+	if a.firewall != nil {
+		errs = append(errs, a.firewall.Close())
+	}
+	errs = append(errs, a.cache.Close(), a.closeStores())
+	return errors.Join(errs...)
 }

@@ -36,16 +36,17 @@ func Feeds(c config.VulnDB) []vulndb.Feed {
 	return out
 }
 
-// refresh keeps the vulnerability data fresh until ctx ends, as c says:
+// refresh keeps the vulnerability data fresh until ctx ends, as c says,
+// and calls changed after each round that imported something:
 //
-//   - refresh on: a Refresher runs, fetching stale or missing feeds at once
-//     (or, without load_at_start, first after one interval);
+//   - refresh on: stale or missing feeds are fetched at once (or, without
+//     load_at_start, first after one interval), then every interval;
 //   - refresh off with load_at_start: one fetch if the database is empty;
 //   - otherwise nothing.
 //
 // Failures are logged, never fatal: a server without data still serves
 // whatever its firewall mode allows, and /readyz says why it is not ready.
-func refresh(ctx context.Context, db *vulndb.DB, c config.VulnDB, log *slog.Logger) {
+func refresh(ctx context.Context, db *vulndb.DB, c config.VulnDB, log *slog.Logger, changed func(context.Context)) {
 	feeds := Feeds(c)
 	if len(feeds) == 0 {
 		return
@@ -60,18 +61,35 @@ func refresh(ctx context.Context, db *vulndb.DB, c config.VulnDB, log *slog.Logg
 		}
 		r.Interval = time.Duration(1<<63 - 1) // only missing feeds
 		log.Info("loading vulnerability data", telemetry.KeyFeeds, len(feeds))
-		if _, err := r.RefreshOnce(ctx); err != nil && ctx.Err() == nil {
-			log.Warn("vulnerability data load incomplete", telemetry.KeyError, err)
-		}
+		refreshOnce(ctx, r, log, changed)
 		return
 	}
-	if !c.LoadAtStart {
+
+	// Refresher.Run would do this loop, but says nothing of what changed.
+	log.Info("refreshing vulnerability data", telemetry.KeyFeeds, len(feeds), telemetry.KeyDuration, c.Refresh)
+	tick := time.NewTicker(c.Refresh)
+	defer tick.Stop()
+	if c.LoadAtStart {
+		refreshOnce(ctx, r, log, changed)
+	}
+	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(c.Refresh):
+		case <-tick.C:
+			refreshOnce(ctx, r, log, changed)
 		}
 	}
-	log.Info("refreshing vulnerability data", telemetry.KeyFeeds, len(feeds), telemetry.KeyDuration, c.Refresh)
-	r.Run(ctx) // logs its own failures and returns only when ctx ends
+}
+
+// refreshOnce imports what is stale, logs what failed, and calls changed
+// if anything was imported.
+func refreshOnce(ctx context.Context, r *vulndb.Refresher, log *slog.Logger, changed func(context.Context)) {
+	n, err := r.RefreshOnce(ctx)
+	if err != nil && ctx.Err() == nil {
+		log.Warn("vulnerability data refresh incomplete", telemetry.KeyError, err)
+	}
+	if n > 0 && ctx.Err() == nil {
+		changed(ctx)
+	}
 }

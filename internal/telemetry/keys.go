@@ -67,3 +67,8 @@ const (
 	KeyDecision     = "decision" // allow, audit, quarantine, inspection-failed
 	KeyQuarantineID = "quarantine_id"
 )
+
+// Keys added by the server's background work.
+const (
+	KeyImages = "images" // how many images an operation touched
+)

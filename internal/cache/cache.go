@@ -55,6 +55,9 @@ const (
 	// revalidation of a tag that could be served from the cache at once.
 	DefaultRevalidateTimeout = 5 * time.Second
 	DefaultUnhealthyFor      = 30 * time.Second
+	// DefaultMaxBlobSize is far above real layers (Docker Hub's largest
+	// run to tens of GiB) and far below what fills a disk by surprise.
+	DefaultMaxBlobSize = 64 << 30
 	// DefaultNegativeSize bounds the negative cache; a flood of requests
 	// for names that do not exist must not grow memory without limit.
 	DefaultNegativeSize = 10000
@@ -84,6 +87,12 @@ type Options struct {
 	// NegativeSize is how many negative answers are remembered at most
 	// (default 10000).
 	NegativeSize int
+	// MaxBlobSize is the most bytes a blob may have (default 64 GiB). A
+	// blob the upstream declares larger is refused before its body is
+	// read; one without a Content-Length fails its fill once it grows
+	// past the limit, so a hostile upstream cannot fill the disk before
+	// the digest check would catch it.
+	MaxBlobSize int64
 	// FillTimeout bounds one fill of a blob or manifest from the upstream,
 	// which outlives the request that started it (default 1h).
 	FillTimeout time.Duration
@@ -131,6 +140,9 @@ func New(opts Options) *Cache {
 	}
 	if opts.FillTimeout <= 0 {
 		opts.FillTimeout = DefaultFillTimeout
+	}
+	if opts.MaxBlobSize <= 0 {
+		opts.MaxBlobSize = DefaultMaxBlobSize
 	}
 	if opts.RevalidateTimeout <= 0 {
 		opts.RevalidateTimeout = DefaultRevalidateTimeout

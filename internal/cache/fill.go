@@ -167,6 +167,10 @@ func (c *Cache) copyFill(ctx context.Context, up Upstream, f *fill) error {
 		return fmt.Errorf("fetch blob %s of %s: %w", f.d, f.repo, err)
 	}
 	defer body.Close()
+	limit := c.opts.MaxBlobSize
+	if size > limit {
+		return fmt.Errorf("fetch blob %s of %s: declared %d bytes: %w", f.d, f.repo, size, c.errTooLarge())
+	}
 	tmp, err := os.CreateTemp(c.opts.Blobs.TempDir(), "fill-*")
 	if err != nil {
 		return fmt.Errorf("create blob spool file: %w", err)
@@ -176,21 +180,22 @@ func (c *Cache) copyFill(ctx context.Context, up Upstream, f *fill) error {
 	close(f.started)
 
 	// Read one byte past a declared size, so a body longer than its
-	// Content-Length is caught as well as a shorter one.
-	var src io.Reader = body
+	// Content-Length is caught as well as a shorter one, and past the
+	// limit when there is none.
 	if size >= 0 {
-		src = io.LimitReader(body, size+1)
+		limit = size
 	}
-	// TODO: bound blobs without a Content-Length; a hostile upstream
-	// can fill the disk before the digest check fails.
 	verifier := f.d.Verifier()
-	n, err := io.Copy(&fillWriter{f: f, file: tmp, hash: verifier}, src)
+	n, err := io.Copy(&fillWriter{f: f, file: tmp, hash: verifier}, io.LimitReader(body, limit+1))
 	var werr *spoolError
 	switch {
 	case errors.As(err, &werr):
 		return fmt.Errorf("write blob spool file: %w", werr.err)
 	case err != nil:
 		return fmt.Errorf("copy blob %s from %s: %w", f.d, f.repo.Upstream, unavailable(err))
+	}
+	if size < 0 && n > limit {
+		return fmt.Errorf("copy blob %s from %s: %w", f.d, f.repo.Upstream, c.errTooLarge())
 	}
 	if size >= 0 && n != size {
 		return fmt.Errorf("copy blob %s from %s: got %d bytes, want %d: %w",
@@ -204,6 +209,13 @@ func (c *Cache) copyFill(ctx context.Context, up Upstream, f *fill) error {
 		return fmt.Errorf("write blob spool file: %w", err)
 	}
 	return nil
+}
+
+// errTooLarge is what a client is told of a blob above MaxBlobSize: a
+// refusal by this registry, which no retry cures.
+func (c *Cache) errTooLarge() error {
+	msg := fmt.Sprintf("blob larger than the %d bytes this registry allows", c.opts.MaxBlobSize)
+	return oci.ErrDenied.WithMessage(msg)
 }
 
 // unavailable makes sure err, a failure to read from the upstream, is of

@@ -377,3 +377,55 @@ func TestCloseStopsFills(t *testing.T) {
 		t.Errorf("blob store after Close stopped the fill: got %v, want %v", err, store.ErrNotFound)
 	}
 }
+
+func TestBlobSizeLimit(t *testing.T) {
+	const limit = 1 << 10
+	tests := []struct {
+		name string
+		size int
+		// chunked leaves out Content-Length.
+		chunked bool
+		// fetchErr fails Blob itself, streamErr the stream's Read; nil
+		// for neither.
+		fetchErr, streamErr error
+	}{
+		{"declared at the limit", limit, false, nil, nil},
+		{"declared above the limit", limit + 1, false, oci.ErrDenied, nil},
+		{"undeclared at the limit", limit, true, nil, nil},
+		{"undeclared above the limit", 4 * limit, true, nil, oci.ErrDenied},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, withOptions(func(o *Options) { o.MaxBlobSize = limit }))
+			ctx := testContext(t)
+			content := bytes.Repeat([]byte("x"), tt.size)
+			d := digest.FromBytes(content)
+			e.setIntercept(func(w http.ResponseWriter, r *http.Request) bool {
+				if !tt.chunked {
+					w.Header().Set("Content-Length", strconv.Itoa(len(content)))
+				}
+				// Flushing before the end makes a body without a length chunked.
+				w.Write(content[:1])
+				w.(http.Flusher).Flush()
+				w.Write(content[1:])
+				return true
+			})
+
+			b, err := e.cache.Blob(ctx, e.repo, d)
+			if !errors.Is(err, tt.fetchErr) || (err == nil) != (tt.fetchErr == nil) {
+				t.Fatalf("Blob: got %v, want %v", err, tt.fetchErr)
+			}
+			if err != nil {
+				return
+			}
+			got, err := readBlob(b)
+			if !errors.Is(err, tt.streamErr) || (err == nil) != (tt.streamErr == nil) {
+				t.Fatalf("read blob: got %d bytes, %v; want error %v", len(got), err, tt.streamErr)
+			}
+			_, err = e.blobs.Stat(ctx, d)
+			if stored := err == nil; stored != (tt.streamErr == nil) {
+				t.Errorf("blob stored: got %v, want %v", stored, tt.streamErr == nil)
+			}
+		})
+	}
+}

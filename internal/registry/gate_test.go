@@ -37,8 +37,10 @@ func (g *denyGate) Blob(ctx context.Context, repo cache.Repo, d digest.Digest) e
 // quarantined is a gate error carrying a quarantine id.
 type quarantined struct{ id string }
 
-func (e quarantined) Error() string        { return "quarantined " + e.id }
-func (e quarantined) Unwrap() error        { return oci.ErrDenied.WithMessage("blocked; quarantine id " + e.id) }
+func (e quarantined) Error() string { return "quarantined " + e.id }
+func (e quarantined) Unwrap() error {
+	return oci.ErrDenied.WithMessage("blocked; quarantine id " + e.id)
+}
 func (e quarantined) QuarantineID() string { return e.id }
 
 func TestGate(t *testing.T) {

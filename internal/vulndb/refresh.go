@@ -59,6 +59,9 @@ type Refresher struct {
 	Options []ImportOption
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Imported, when set, is called after each feed that imported new
+	// data, so cached images can be judged again against it.
+	Imported func(Feed, Report)
 }
 
 const defaultRefreshInterval = 6 * time.Hour
@@ -123,10 +126,13 @@ func (r *Refresher) RefreshOnce(ctx context.Context) (int, error) {
 			// source keeps its import time, which stays the data's age.
 			opts = append(opts, WithIfModifiedSince(src.Modified))
 		}
-		_, err := Import(ctx, r.DB, f.URL, opts...)
+		rep, err := Import(ctx, r.DB, f.URL, opts...)
 		switch {
 		case err == nil:
 			n++
+			if r.Imported != nil {
+				r.Imported(f, rep)
+			}
 		case errors.Is(err, ErrNotModified):
 		case ctx.Err() != nil:
 			return n, ctx.Err()

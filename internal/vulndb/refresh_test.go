@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"breakwater/internal/inventory"
 	"breakwater/internal/vulndb"
 )
@@ -129,6 +131,13 @@ func TestRefresherNotModified(t *testing.T) {
 		Options:  []vulndb.ImportOption{vulndb.WithHTTPClient(srv.Client())},
 		Now:      func() time.Time { return clock },
 	}
+	var imported []int
+	r.Imported = func(f vulndb.Feed, rep vulndb.Report) { imported = append(imported, rep.Records) }
+	defer func() {
+		if diff := cmp.Diff(imported, []int{8, 8}); diff != "" {
+			t.Errorf("Imported calls, by records (-got +want):\n%s", diff)
+		}
+	}()
 	steps := []struct {
 		name          string
 		changed       bool

@@ -196,6 +196,73 @@ func TestRefusalIsNotRetried(t *testing.T) {
 	}
 }
 
+// TestRefusalIsLogged: a refusal is logged once per upstream request at
+// WARN, saying whether credentials are configured but never what they are,
+// while a probe without credentials is not.
+func TestRefusalIsLogged(t *testing.T) {
+	const password = "pa55-word-do-not-log"
+	tests := []struct {
+		name     string
+		opts     Options
+		call     func(*Client) error
+		wantLogs []string // lines at WARN; each must hold all of its fields
+	}{
+		{
+			name: "wrong password",
+			opts: Options{Username: "alice", Password: "wrong-" + password},
+			call: func(c *Client) error {
+				_, _, err := c.Manifest(t.Context(), "app", tagRef("1"))
+				return err
+			},
+			wantLogs: []string{"credentials=true"},
+		},
+		{
+			name: "anonymous",
+			call: func(c *Client) error {
+				_, err := c.HeadManifest(t.Context(), "app", tagRef("1"))
+				return err
+			},
+			wantLogs: []string{"credentials=false"},
+		},
+		{
+			name: "ping",
+			call: func(c *Client) error { return c.Ping(t.Context()) },
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := upstreamtest.NewRemote(t, upstreamtest.NewTokenRealm(t, "alice", password).Middleware)
+			var logs bytes.Buffer
+			tt.opts.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+			c, _ := newClient(t, r, tt.opts)
+			err := tt.call(c)
+			if len(tt.wantLogs) > 0 && !errors.Is(err, oci.ErrDenied) {
+				t.Fatalf("call err = %v, want %v", err, oci.ErrDenied)
+			}
+
+			var got []string
+			for line := range strings.Lines(logs.String()) {
+				if strings.Contains(line, "level=WARN") {
+					got = append(got, line)
+				}
+			}
+			if len(got) != len(tt.wantLogs) {
+				t.Fatalf("WARN lines = %q; want %d", got, len(tt.wantLogs))
+			}
+			for i, line := range got {
+				for _, want := range []string{"check the upstream credentials", "upstream=test", tt.wantLogs[i]} {
+					if !strings.Contains(line, want) {
+						t.Errorf("WARN line %q lacks %q", line, want)
+					}
+				}
+				if strings.Contains(line, password) {
+					t.Errorf("WARN line %q holds the password", line)
+				}
+			}
+		})
+	}
+}
+
 // TestRealmErrors: what the token realm answers decides the kind, and a
 // realm's 404 is never taken for the repository's absence.
 func TestRealmErrors(t *testing.T) {

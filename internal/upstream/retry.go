@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -55,6 +56,7 @@ func (c *Client) retry(
 		err := attempt(ctx)
 		var r *retryable
 		if !errors.As(err, &r) {
+			c.warnDenied(ctx, method, rawURL, err)
 			return err
 		}
 		if n >= c.retries || ctx.Err() != nil {
@@ -74,6 +76,23 @@ func (c *Client) retry(
 			return r.err
 		}
 	}
+}
+
+// warnDenied logs a refusal by the remote, for the operator: the client
+// pulling through breakwater sees only DENIED, and the cure is usually
+// the credentials configured for the upstream. Docker Hub answers the same
+// for a repository that does not exist, hence the second half of the
+// message. A request sent without credentials on purpose (Ping) expects
+// a refusal and is not logged.
+func (c *Client) warnDenied(ctx context.Context, method, rawURL string, err error) {
+	if !errors.Is(err, oci.ErrDenied) || ctx.Value(noAuthKey) != nil {
+		return
+	}
+	c.log.Warn("upstream denied access, check the upstream credentials or the repository name",
+		telemetry.KeyMethod, method,
+		telemetry.KeyPath, pathOf(rawURL),
+		telemetry.KeyCredentials, c.auth.username != "" || c.auth.password != "",
+		telemetry.KeyError, err)
 }
 
 // pathOf returns the path of one of our request URLs, for the log.
@@ -184,12 +203,23 @@ func (c *Client) attemptError(ctx, actx context.Context, err error) error {
 		return unavailable(ctx.Err())
 	case errors.Is(context.Cause(actx), errTimeout):
 		return &retryable{err: unavailable(fmt.Errorf("no answer within %s", c.timeout))}
+	case isNoSuchHost(err):
+		// The resolver has answered; asking again within one request
+		// only delays the same answer.
+		return unavailable(err)
 	case errors.Is(err, oci.ErrUnavailable):
 		return &retryable{err: err}
 	case oci.AsError(err) != nil:
 		return err
 	}
 	return &retryable{err: unavailable(err)}
+}
+
+// isNoSuchHost reports whether err is the resolver's answer that a name
+// does not exist, as opposed to a resolver that could not be reached.
+func isNoSuchHost(err error) bool {
+	var de *net.DNSError
+	return errors.As(err, &de) && de.IsNotFound
 }
 
 // check returns nil for a 2xx answer and otherwise closes resp and returns

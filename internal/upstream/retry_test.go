@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -115,6 +116,38 @@ func TestConnectionErrorsAreRetried(t *testing.T) {
 	_, _, err := c.Blob(t.Context(), "app", zeroDigest)
 	if !errors.Is(err, oci.ErrUnavailable) || IsNotFound(err) || len(waits.get()) != 2 {
 		t.Errorf("Blob err = %v after waits %v; want %v after 2 waits", err, waits.get(), oci.ErrUnavailable)
+	}
+}
+
+// TestResolverErrors: a name the resolver says does not exist stays so for
+// the length of a request, while a resolver that did not answer may yet.
+func TestResolverErrors(t *testing.T) {
+	tests := []struct {
+		name      string
+		err       *net.DNSError
+		wantDials int64
+	}{
+		{"no such host", &net.DNSError{Err: "no such host", Name: "registry.invalid", IsNotFound: true}, 1},
+		{"resolver timeout", &net.DNSError{Err: "i/o timeout", Name: "registry.invalid", IsTimeout: true}, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var dials atomic.Int64
+			transport := &http.Transport{DialContext: func(context.Context, string, string) (net.Conn, error) {
+				dials.Add(1)
+				return nil, tt.err
+			}}
+			c, err := New(Options{URL: "http://registry.invalid", Retries: 2, Transport: transport})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.sleep = (&waitLog{}).sleep
+
+			_, err = c.HeadManifest(t.Context(), "app", tagRef("1"))
+			if !errors.Is(err, oci.ErrUnavailable) || dials.Load() != tt.wantDials {
+				t.Errorf("HeadManifest err = %v after %d dials; want %v after %d", err, dials.Load(), oci.ErrUnavailable, tt.wantDials)
+			}
+		})
 	}
 }
 

@@ -2,11 +2,17 @@ package cache
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
 	"breakwater/internal/oci"
 )
+
+// ErrNegativeHit is wrapped, beside the upstream's remembered answer, by an
+// error the negative cache answered with, so that a log can tell it from
+// an answer the upstream just gave.
+var ErrNegativeHit = errors.New("remembered from the negative cache")
 
 // negative remembers, for a short time, that the upstream has no such name
 // or reference, so a client retrying a typo does not cost an upstream
@@ -92,13 +98,14 @@ func (c *Cache) rememberNotFound(repo Repo, ref string, err error) {
 }
 
 // knownMissing returns the remembered not-found error for repo, or ref in
-// repo, or nil. ref may be empty.
+// repo, wrapped with ErrNegativeHit, or nil. ref may be empty.
 func (c *Cache) knownMissing(repo Repo, ref string) error {
-	if err := c.neg.get(repo.String()); err != nil {
-		return err
+	err := c.neg.get(repo.String())
+	if err == nil && ref != "" {
+		err = c.neg.get(repo.String() + "\x00" + ref)
 	}
-	if ref == "" {
-		return nil
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrNegativeHit, err)
 	}
-	return c.neg.get(repo.String() + "\x00" + ref)
+	return nil
 }

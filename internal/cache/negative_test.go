@@ -50,6 +50,11 @@ func TestNegativeCache(t *testing.T) {
 		if got := e.total(); got != s.wantRequests {
 			t.Errorf("%s: upstream requests: got %d, want %d", s.name, got, s.wantRequests)
 		}
+		// An error that cost no request came from the negative cache.
+		wantHit := s.wantErr != nil && s.wantRequests == 0
+		if got := errors.Is(err, ErrNegativeHit); got != wantHit {
+			t.Errorf("%s: error %v from the negative cache: got %v, want %v", s.name, err, got, wantHit)
+		}
 	}
 }
 

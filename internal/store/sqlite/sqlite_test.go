@@ -36,3 +36,16 @@ func TestOpenRefusesURIs(t *testing.T) {
 		}
 	}
 }
+
+func TestFirewallSuite(t *testing.T) {
+	storetest.TestFirewall(t, func(t *testing.T) func() storetest.FirewallMeta {
+		path := filepath.Join(t.TempDir(), "meta.db")
+		return func() storetest.FirewallMeta {
+			m, err := sqlite.Open(path)
+			if err != nil {
+				t.Fatalf("Open(%s): %v", path, err)
+			}
+			return m
+		}
+	})
+}

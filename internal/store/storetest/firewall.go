@@ -1,0 +1,395 @@
+package storetest
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/opencontainers/go-digest"
+
+	"breakwater/internal/store"
+)
+
+// FirewallMeta is a backend that keeps both the cache's metadata and the
+// firewall's records, as the firewall's cache clean-up needs both.
+type FirewallMeta interface {
+	store.Meta
+	store.Firewall
+}
+
+// FirewallBackend is MetaBackend for a FirewallMeta.
+type FirewallBackend func(t *testing.T) (open func() FirewallMeta)
+
+// TestFirewall runs the conformance suite for a store.Firewall backend.
+func TestFirewall(t *testing.T, backend FirewallBackend) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, m FirewallMeta)
+	}{
+		{"Missing", testFirewallMissing},
+		{"Since", testFirewallSince},
+		{"Verdicts", testFirewallVerdicts},
+		{"BlobOwners", testFirewallBlobOwners},
+		{"Quarantine", testFirewallQuarantine},
+		{"Waivers", testFirewallWaivers},
+		{"Audit", testFirewallAudit},
+		{"Forget", testFirewallForget},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { tt.fn(t, openFirewall(t, backend(t))) })
+	}
+	t.Run("Reopen", func(t *testing.T) { testFirewallReopen(t, backend(t)) })
+}
+
+func openFirewall(t *testing.T, open func() FirewallMeta) FirewallMeta {
+	t.Helper()
+	m := open()
+	t.Cleanup(func() {
+		if err := m.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return m
+}
+
+func testFirewallMissing(t *testing.T, m FirewallMeta) {
+	ctx := t.Context()
+	tests := []struct {
+		name string
+		call func() error
+	}{
+		{"Verdict", func() error { _, err := m.Verdict(ctx, "hub/lib", dg("a")); return err }},
+		{"Inventory", func() error { _, err := m.Inventory(ctx, dg("a")); return err }},
+		{"Quarantine", func() error { _, err := m.Quarantine(ctx, "abc"); return err }},
+		{"Waiver", func() error { _, err := m.Waiver(ctx, dg("a")); return err }},
+		{"AddNote", func() error { return m.AddNote(ctx, "abc", store.Note{At: at(0), By: "x", Text: "y"}) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.call(); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("got %v; want ErrNotFound", err)
+			}
+		})
+	}
+	for name, call := range map[string]func() error{
+		"DeleteVerdict":    func() error { return m.DeleteVerdict(ctx, "hub/lib", dg("a")) },
+		"DeleteQuarantine": func() error { return m.DeleteQuarantine(ctx, "abc") },
+		"DeleteWaiver":     func() error { return m.DeleteWaiver(ctx, dg("a")) },
+		"MarkServed":       func() error { return m.MarkServed(ctx, "hub/lib", dg("a"), at(0)) },
+	} {
+		if err := call(); err != nil {
+			t.Errorf("%s of something missing = %v; want nil", name, err)
+		}
+	}
+}
+
+func testFirewallSince(t *testing.T, m FirewallMeta) {
+	ctx := t.Context()
+	for i, want := range []int{1, 1} {
+		got, err := m.FirewallSince(ctx, at(i+1))
+		if err != nil || !got.Equal(at(want)) {
+			t.Errorf("FirewallSince(at(%d)) = %v, %v; want %v, the first time recorded", i+1, got, err, at(want))
+		}
+	}
+}
+
+func testFirewallVerdicts(t *testing.T, m FirewallMeta) {
+	ctx := t.Context()
+	v := store.Verdict{Repo: "hub/lib", Digest: dg("img"), Result: "quarantine", BeforeFirewall: true, Evidence: []byte(`{"x":1}`), JudgedAt: at(1)}
+	must(t, m.PutVerdict(ctx, v, []digest.Digest{dg("cfg"), dg("l1")}), "put verdict")
+	got, err := m.Verdict(ctx, v.Repo, v.Digest)
+	if diff := cmp.Diff(got, v); err != nil || diff != "" {
+		t.Errorf("Verdict: %v (-got +want):\n%s", err, diff)
+	}
+
+	// MarkServed keeps the first time.
+	must(t, m.MarkServed(ctx, v.Repo, v.Digest, at(2)), "mark served")
+	must(t, m.MarkServed(ctx, v.Repo, v.Digest, at(3)), "mark served again")
+	got, _ = m.Verdict(ctx, v.Repo, v.Digest)
+	if !got.ServedAt.Equal(at(2)) {
+		t.Errorf("ServedAt = %v; want %v", got.ServedAt, at(2))
+	}
+
+	// Putting again replaces the verdict and its blob list.
+	v2 := got
+	v2.Result, v2.Artifact, v2.Evidence = "allow", true, nil
+	must(t, m.PutVerdict(ctx, v2, []digest.Digest{dg("l2")}), "replace verdict")
+	got, _ = m.Verdict(ctx, v.Repo, v.Digest)
+	if diff := cmp.Diff(got, v2, equateEmpty); diff != "" {
+		t.Errorf("Verdict after replace (-got +want):\n%s", diff)
+	}
+	blobs, err := m.OwnedBlobs(ctx, v.Repo, v.Digest)
+	if diff := cmp.Diff(blobs, []digest.Digest{dg("l2")}); err != nil || diff != "" {
+		t.Errorf("OwnedBlobs after replace: %v (-got +want):\n%s", err, diff)
+	}
+
+	// Verdicts walks every verdict in (repo, digest) order, page by page.
+	must(t, m.PutVerdict(ctx, store.Verdict{Repo: "hub/a", Digest: dg("x"), Result: "allow", JudgedAt: at(1)}, nil), "put")
+	must(t, m.PutVerdict(ctx, store.Verdict{Repo: "hub/z", Digest: dg("y"), Result: "allow", JudgedAt: at(1)}, nil), "put")
+	var keys []string
+	var last store.VerdictKey
+	for range 10 {
+		page, err := m.Verdicts(ctx, last, 2)
+		if err != nil {
+			t.Fatalf("Verdicts: %v", err)
+		}
+		for _, p := range page {
+			keys = append(keys, p.Repo)
+		}
+		if len(page) < 2 {
+			break
+		}
+		last = store.VerdictKey{Repo: page[len(page)-1].Repo, Digest: page[len(page)-1].Digest}
+	}
+	if diff := cmp.Diff(keys, []string{"hub/a", "hub/lib", "hub/z"}); diff != "" {
+		t.Errorf("Verdicts walk (-got +want):\n%s", diff)
+	}
+
+	must(t, m.DeleteVerdict(ctx, v.Repo, v.Digest), "delete verdict")
+	if _, err := m.Verdict(ctx, v.Repo, v.Digest); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Verdict after delete = %v; want ErrNotFound", err)
+	}
+	if blobs, _ := m.OwnedBlobs(ctx, v.Repo, v.Digest); len(blobs) != 0 {
+		t.Errorf("OwnedBlobs after delete = %v; want none", blobs)
+	}
+
+	must(t, m.PutInventory(ctx, dg("img"), []byte("one")), "put inventory")
+	must(t, m.PutInventory(ctx, dg("img"), []byte("two")), "replace inventory")
+	if inv, err := m.Inventory(ctx, dg("img")); err != nil || string(inv) != "two" {
+		t.Errorf("Inventory = %q, %v; want two", inv, err)
+	}
+}
+
+func testFirewallBlobOwners(t *testing.T, m FirewallMeta) {
+	ctx := t.Context()
+	shared, own := dg("shared"), dg("own")
+	a := store.Verdict{Repo: "hub/lib", Digest: dg("a"), Result: "allow", JudgedAt: at(1)}
+	b := store.Verdict{Repo: "hub/lib", Digest: dg("b"), Result: "quarantine", JudgedAt: at(1)}
+	other := store.Verdict{Repo: "hub/other", Digest: dg("c"), Result: "allow", JudgedAt: at(1)}
+	must(t, m.PutVerdict(ctx, a, []digest.Digest{shared}), "put a")
+	must(t, m.PutVerdict(ctx, b, []digest.Digest{shared, own}), "put b")
+	must(t, m.PutVerdict(ctx, other, []digest.Digest{own}), "put other")
+
+	tests := []struct {
+		repo string
+		blob digest.Digest
+		want []digest.Digest
+	}{
+		{"hub/lib", shared, sortDigests(a.Digest, b.Digest)},
+		{"hub/lib", own, []digest.Digest{b.Digest}},
+		{"hub/other", own, []digest.Digest{other.Digest}},
+		{"hub/other", shared, nil},
+	}
+	for _, tt := range tests {
+		owners, err := m.BlobOwners(ctx, tt.repo, tt.blob)
+		var got []digest.Digest
+		for _, o := range owners {
+			got = append(got, o.Digest)
+		}
+		if diff := cmp.Diff(got, tt.want, equateEmpty); err != nil || diff != "" {
+			t.Errorf("BlobOwners(%s, %s): %v (-got +want):\n%s", tt.repo, tt.blob, err, diff)
+		}
+	}
+}
+
+// sortDigests returns ds in byte order, the order BlobOwners promises.
+func sortDigests(ds ...digest.Digest) []digest.Digest {
+	for i := range ds {
+		for j := i + 1; j < len(ds); j++ {
+			if ds[j] < ds[i] {
+				ds[i], ds[j] = ds[j], ds[i]
+			}
+		}
+	}
+	return ds
+}
+
+func testFirewallQuarantine(t *testing.T, m FirewallMeta) {
+	ctx := t.Context()
+	q := store.Quarantine{
+		ID: "aaaaaaaaaaaa", Upstream: "hub", Repo: "hub/lib", Tag: "1", Digest: dg("img"), Platform: "linux/amd64",
+		RequestedAt: at(1), RequestedBy: "10.0.0.1", Policies: []string{"malware"}, Evidence: []byte(`{}`),
+	}
+	id, err := m.PutQuarantine(ctx, q)
+	if err != nil || id != q.ID {
+		t.Fatalf("PutQuarantine = %q, %v; want %q", id, err, q.ID)
+	}
+	again := q
+	again.ID, again.RequestedBy = "bbbbbbbbbbbb", "someone else"
+	if id, err := m.PutQuarantine(ctx, again); err != nil || id != q.ID {
+		t.Errorf("PutQuarantine of the same image = %q, %v; want the first id %q", id, err, q.ID)
+	}
+	newer := q
+	newer.ID, newer.Repo, newer.RequestedAt = "cccccccccccc", "hub/other", at(2)
+	must2(t, m, newer)
+
+	must(t, m.AddNote(ctx, q.ID, store.Note{At: at(3), By: "admin", Text: "checked"}), "add note")
+	want := q
+	want.Notes = []store.Note{{At: at(3), By: "admin", Text: "checked"}}
+	got, err := m.Quarantine(ctx, q.ID)
+	if diff := cmp.Diff(got, want); err != nil || diff != "" {
+		t.Errorf("Quarantine: %v (-got +want):\n%s", err, diff)
+	}
+
+	tests := []struct {
+		name   string
+		filter store.QuarantineFilter
+		offset int
+		n      int
+		want   []string
+	}{
+		{"all newest first", store.QuarantineFilter{}, 0, 0, []string{newer.ID, q.ID}},
+		{"by repo", store.QuarantineFilter{Repo: "hub/lib"}, 0, 0, []string{q.ID}},
+		{"by digest", store.QuarantineFilter{Digest: q.Digest}, 0, 0, []string{newer.ID, q.ID}},
+		{"page", store.QuarantineFilter{}, 1, 1, []string{q.ID}},
+		{"none", store.QuarantineFilter{Digest: dg("other")}, 0, 0, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			recs, err := m.Quarantines(ctx, tt.filter, tt.offset, tt.n)
+			var ids []string
+			for _, r := range recs {
+				ids = append(ids, r.ID)
+			}
+			if diff := cmp.Diff(ids, tt.want, equateEmpty); err != nil || diff != "" {
+				t.Errorf("Quarantines: %v (-got +want):\n%s", err, diff)
+			}
+		})
+	}
+
+	must(t, m.DeleteQuarantine(ctx, q.ID), "delete")
+	if _, err := m.Quarantine(ctx, q.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Quarantine after delete = %v; want ErrNotFound", err)
+	}
+	// The image may be quarantined again, under a new id.
+	again.RequestedBy = q.RequestedBy
+	if id, err := m.PutQuarantine(ctx, again); err != nil || id != again.ID {
+		t.Errorf("PutQuarantine after delete = %q, %v; want %q", id, err, again.ID)
+	}
+}
+
+func must2(t *testing.T, m FirewallMeta, q store.Quarantine) {
+	t.Helper()
+	if _, err := m.PutQuarantine(t.Context(), q); err != nil {
+		t.Fatalf("PutQuarantine: %v", err)
+	}
+}
+
+func testFirewallWaivers(t *testing.T, m FirewallMeta) {
+	ctx := t.Context()
+	w := store.Waiver{Digest: dg("img"), By: "admin", Reason: "fp", CreatedAt: at(1), Expires: at(5)}
+	must(t, m.PutWaiver(ctx, w), "put waiver")
+	w.Reason, w.Expires = "forever", time.Time{}
+	must(t, m.PutWaiver(ctx, w), "replace waiver")
+	got, err := m.Waiver(ctx, w.Digest)
+	if diff := cmp.Diff(got, w); err != nil || diff != "" {
+		t.Errorf("Waiver: %v (-got +want):\n%s", err, diff)
+	}
+	must(t, m.DeleteWaiver(ctx, w.Digest), "delete waiver")
+	if _, err := m.Waiver(ctx, w.Digest); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Waiver after delete = %v; want ErrNotFound", err)
+	}
+}
+
+func testFirewallAudit(t *testing.T, m FirewallMeta) {
+	ctx := t.Context()
+	entries := []store.AuditEntry{
+		{At: at(1), Actor: "firewall", Action: "judged", Repo: "hub/lib", Digest: dg("a"), Details: "result=allow"},
+		{At: at(2), Actor: "admin", Action: "released", Repo: "hub/lib", Digest: dg("b"), Details: "reason=fp"},
+		{At: at(3), Actor: "firewall", Action: "judged", Repo: "hub/other", Digest: dg("b")},
+	}
+	for _, e := range entries {
+		must(t, m.AppendAudit(ctx, e), "append audit")
+	}
+	all, err := m.Audit(ctx, store.AuditFilter{}, 0, 0)
+	if err != nil || len(all) != 3 {
+		t.Fatalf("Audit = %d entries, %v; want 3", len(all), err)
+	}
+	for i := range all {
+		entries[i].ID = all[i].ID
+	}
+	if diff := cmp.Diff(all, entries); diff != "" {
+		t.Errorf("Audit (-got +want):\n%s", diff)
+	}
+
+	tests := []struct {
+		name   string
+		filter store.AuditFilter
+		after  int64
+		n      int
+		want   []store.AuditEntry
+	}{
+		{"by digest", store.AuditFilter{Digest: dg("b")}, 0, 0, entries[1:]},
+		{"by repo", store.AuditFilter{Repo: "hub/lib"}, 0, 0, entries[:2]},
+		{"by action", store.AuditFilter{Action: "judged"}, 0, 0, []store.AuditEntry{entries[0], entries[2]}},
+		{"after", store.AuditFilter{}, entries[0].ID, 1, entries[1:2]},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := m.Audit(ctx, tt.filter, tt.after, tt.n)
+			if diff := cmp.Diff(got, tt.want); err != nil || diff != "" {
+				t.Errorf("Audit: %v (-got +want):\n%s", err, diff)
+			}
+		})
+	}
+}
+
+func testFirewallForget(t *testing.T, m FirewallMeta) {
+	ctx := t.Context()
+	mf := dg("manifest")
+	shared, own := dg("shared"), dg("own")
+	must(t, m.PutManifest(ctx, store.Manifest{Repo: "hub/lib", Digest: mf, MediaType: "m", CachedAt: at(1)}), "put manifest")
+	must(t, m.PutBlob(ctx, "hub/lib", shared, 1), "put blob")
+	must(t, m.PutBlob(ctx, "hub/lib", own, 1), "put blob")
+	must(t, m.PutBlob(ctx, "hub/other", shared, 1), "put blob")
+
+	tests := []struct {
+		name   string
+		forget func() (bool, error)
+		want   bool
+	}{
+		{"blob another repository references", func() (bool, error) { return m.ForgetBlob(ctx, "hub/lib", shared) }, true},
+		{"blob only this repository references", func() (bool, error) { return m.ForgetBlob(ctx, "hub/lib", own) }, false},
+		{"manifest", func() (bool, error) { return m.ForgetManifest(ctx, "hub/lib", mf) }, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.forget()
+			if err != nil || got != tt.want {
+				t.Errorf("referenced = %v, %v; want %v", got, err, tt.want)
+			}
+		})
+	}
+	if err := m.HasBlob(ctx, "hub/lib", own); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("HasBlob after ForgetBlob = %v; want ErrNotFound", err)
+	}
+	if err := m.HasBlob(ctx, "hub/other", shared); err != nil {
+		t.Errorf("HasBlob of another repository after ForgetBlob = %v; want nil", err)
+	}
+	if _, err := m.Manifest(ctx, "hub/lib", mf); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Manifest after ForgetManifest = %v; want ErrNotFound", err)
+	}
+}
+
+func testFirewallReopen(t *testing.T, open func() FirewallMeta) {
+	ctx := t.Context()
+	m := open()
+	if _, err := m.FirewallSince(ctx, at(1)); err != nil {
+		t.Fatal(err)
+	}
+	must(t, m.AppendAudit(ctx, store.AuditEntry{At: at(2), Actor: "a", Action: "judged", Digest: dg("x")}), "append")
+	must(t, m.PutWaiver(ctx, store.Waiver{Digest: dg("x"), CreatedAt: at(2)}), "put waiver")
+	must(t, m.Close(), "close")
+
+	m = openFirewall(t, open)
+	if since, err := m.FirewallSince(ctx, at(9)); err != nil || !since.Equal(at(1)) {
+		t.Errorf("FirewallSince after reopen = %v, %v; want %v", since, err, at(1))
+	}
+	if entries, err := m.Audit(ctx, store.AuditFilter{}, 0, 0); err != nil || len(entries) != 1 {
+		t.Errorf("Audit after reopen = %d entries, %v; want 1", len(entries), err)
+	}
+	if _, err := m.Waiver(ctx, dg("x")); err != nil {
+		t.Errorf("Waiver after reopen = %v; want it kept", err)
+	}
+}

@@ -316,3 +316,39 @@ func TestTrackerExportStatuses(t *testing.T) {
 		t.Errorf("(-got +want):\n%s", diff)
 	}
 }
+
+// TestRedHatOSV matches an RPM by its binary name and epoch-qualified
+// version within the stream osv-scalibr names from the image's CPE. The
+// record is shaped like osv.dev's RHSA records.
+func TestRedHatOSV(t *testing.T) {
+	const eco = "Red Hat:enterprise_linux:9::baseos"
+	rec := `{"id":"RHSA-2024:0001","modified":"2024-01-01T00:00:00Z","aliases":["CVE-2022-3715"],
+	"affected":[{"package":{"ecosystem":"` + eco + `","name":"bash"},
+	"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"0:5.1.8-9.el9"}]}]}]}`
+	db := openDB(t)
+	if _, err := vulndb.Import(context.Background(), db, writeFile(t, "RHSA-2024-0001.json", []byte(rec))); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		version string
+		want    bool
+	}{
+		{"0:5.1.8-6.el9", true},
+		{"0:5.1.8-9.el9", false},
+		{"5.1.8-10.el9", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.version, func(t *testing.T) {
+			got := match(t, db, &inventory.Inventory{Components: []inventory.Component{
+				{Ecosystem: eco, Name: "bash", Version: tt.version, SourceName: "bash"},
+			}})
+			f, ok := got["bash RHSA-2024:0001"]
+			if ok != tt.want {
+				t.Fatalf("found %v, want %v", ok, tt.want)
+			}
+			if ok && (f.Status != "fixed" || f.FixedVersion != "0:5.1.8-9.el9") {
+				t.Errorf("status %q fixed %q, want fixed in 0:5.1.8-9.el9", f.Status, f.FixedVersion)
+			}
+		})
+	}
+}

@@ -105,10 +105,20 @@ func queryFor(d *inventory.Distro, c inventory.Component) query {
 			distro:     true,
 		}
 	}
-	// TODO: Red Hat records name a product stream in their ecosystem ("Red
-	// Hat:enterprise_linux:9::appstream") that an image does not state, so
-	// RPM packages find nothing yet.
-	return query{ecosystems: []string{c.Ecosystem}, name: NormalName(c.Ecosystem, c.Name), version: c.Version}
+	// Others, Red Hat among them, match as osv-scalibr names them. For RHEL
+	// that is the stream of the image's CPE ("Red Hat:enterprise_linux:9::
+	// baseos"), binary package names and epoch:version-release.
+	//
+	// TODO: a RHEL image's CPE names one stream (baseos) while its packages
+	// come from several (appstream, ...), so records of the other streams
+	// are missed until packages are matched against every stream of the
+	// release.
+	return query{
+		ecosystems: []string{c.Ecosystem},
+		name:       NormalName(c.Ecosystem, c.Name),
+		version:    c.Version,
+		distro:     base == inventory.RedHat,
+	}
 }
 
 // debianRelease is "12" for Debian 12, from VERSION_ID or the codename.

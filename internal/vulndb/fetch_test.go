@@ -62,6 +62,9 @@ func TestImportURL(t *testing.T) {
 				if strings.Contains(err.Error(), "hunter2") {
 					t.Errorf("error %q repeats a credential", err)
 				}
+				if strings.Contains(err.Error(), "breakwater-vulndb-") {
+					t.Errorf("error %q names the temporary file, not the feed", err)
+				}
 				srcs, serr := db.Status(context.Background())
 				if serr != nil || len(srcs) != 0 {
 					t.Errorf("status after a failed import = %v, %v; want no source", srcs, serr)

@@ -38,7 +38,7 @@ type Report struct {
 	UnknownFiles []string `json:"unknown_files,omitempty"`
 }
 
-// ImportOption changes how Import fetches a URL.
+// ImportOption changes how Import names its source or fetches a URL.
 type ImportOption func(*importConfig)
 
 type importConfig struct {
@@ -175,7 +175,8 @@ func (b *batch) readPath(ctx context.Context, path string) error {
 		return err
 	}
 	if !info.IsDir() {
-		return b.readFile(path, path)
+		// Named by its source: a download's temporary name means nothing.
+		return b.readFile(path, filepath.Base(b.report.Source))
 	}
 	return filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {

@@ -26,6 +26,7 @@ func (h *Handler) blob(w http.ResponseWriter, r *http.Request, req *request) err
 	}
 	b, err := h.backend.Blob(r.Context(), req.repo, d)
 	if err != nil {
+		req.noteError(err)
 		return err
 	}
 	defer b.Close()

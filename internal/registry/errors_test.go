@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"breakwater/internal/cache"
 	"breakwater/internal/oci"
 )
 
@@ -220,6 +221,11 @@ func FuzzServeHTTP(f *testing.F) {
 	})
 }
 
+// negativeHit is err as the cache returns it from its negative cache.
+func negativeHit(err error) error {
+	return fmt.Errorf("%w: fetch manifest: remote answered 404: %w", cache.ErrNegativeHit, err)
+}
+
 // TestRequestLog checks the one line each request gets and its level.
 func TestRequestLog(t *testing.T) {
 	tests := []struct {
@@ -244,6 +250,18 @@ func TestRequestLog(t *testing.T) {
 		{
 			name: "upstream down", err: oci.ErrUnavailable, target: "/v2/node/manifests/latest", wantLevel: "WARN",
 			want: map[string]any{"status": float64(503)},
+		},
+		{
+			name: "remembered unknown manifest", err: negativeHit(oci.ErrManifestUnknown), target: "/v2/node/manifests/nope", wantLevel: "INFO",
+			want: map[string]any{"cache": "negative", "status": float64(404)},
+		},
+		{
+			name: "remembered unknown blob", err: negativeHit(oci.ErrNameUnknown), target: "/v2/node/blobs/sha256:" + hexOf("e", 64), wantLevel: "INFO",
+			want: map[string]any{"cache": "negative", "status": float64(404)},
+		},
+		{
+			name: "remembered unknown repository", err: negativeHit(oci.ErrNameUnknown), target: "/v2/node/tags/list", wantLevel: "INFO",
+			want: map[string]any{"cache": "negative", "status": float64(404)},
 		},
 	}
 	for _, tt := range tests {

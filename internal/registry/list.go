@@ -43,6 +43,7 @@ func (h *Handler) tags(w http.ResponseWriter, r *http.Request, req *request) err
 			return h.backend.Tags(r.Context(), req.repo, last, limit)
 		})
 		if err != nil {
+			req.noteError(err)
 			return err
 		}
 	}

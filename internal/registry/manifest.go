@@ -23,6 +23,7 @@ func (h *Handler) manifest(w http.ResponseWriter, r *http.Request, req *request)
 	}
 	m, err := h.backend.Manifest(r.Context(), req.repo, ref)
 	if err != nil {
+		req.noteError(err)
 		return err
 	}
 	req.noteCache(m.Hit, m.Stale)

@@ -1,12 +1,21 @@
 // Command breakwater is a pull-through registry: it serves the pull side of
 // the OCI Distribution API in front of Docker Hub and other upstream
-// registries, keeping every manifest and blob it fetches.
+// registries, keeping every manifest and blob it fetches, and its firewall
+// withholds images that break the configured policies.
 //
 // Usage:
 //
-//	breakwater serve [--config FILE] [--listen ADDR] [--data DIR] [--upstream URL]
+//	breakwater serve [--config FILE] [--listen ADDR] [--data DIR] [--upstream URL] [--firewall MODE]
 //	breakwater config [same flags]   print the effective configuration, secrets masked
+//	breakwater scan IMAGE [--data DIR] [--format table|json]
+//	breakwater quarantine list|show|release|delete|note [--data DIR] ...
+//	breakwater vulndb import|status [--data DIR] ...
 //	breakwater version
+//
+// Every command takes --config FILE. Commands that work on local state
+// (scan, quarantine, vulndb) open the stores under --data, the same ones
+// serve uses, so a release or an import is in force on a running server at
+// once. docs/firewall.md describes the firewall and these commands.
 //
 // With no flags and no file, serve listens on 127.0.0.1:5000, keeps its
 // data in ./data and proxies Docker Hub. docs/configuration.md lists every

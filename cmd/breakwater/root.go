@@ -32,6 +32,8 @@ func newRootCmd(stdout, stderr io.Writer, environ []string) *cobra.Command {
 		newServeCmd(stderr, load),
 		newConfigCmd(stdout, load),
 		newVulnDBCmd(stdout, load),
+		newQuarantineCmd(stdout, load),
+		newScanCmd(stdout, load),
 		newVersionCmd(stdout),
 	)
 	return root

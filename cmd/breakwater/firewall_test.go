@@ -1,0 +1,264 @@
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"breakwater/internal/registry"
+)
+
+// fwFixture is an upstream holding three images and a data directory whose
+// vulnerability database knows about two of them:
+//
+//	library/evil:1   npm evil-pkg 1.0.0, a MAL- record: quarantined
+//	library/vuln:1   npm left-pad 1.0.0, fixed in 1.3.0: audited (warn)
+//	library/clean:1  npm left-pad 1.3.0: allowed
+type fwFixture struct {
+	upstream string // URL
+	data     string
+	environ  []string
+	digests  map[string]string // image to manifest digest
+}
+
+func newFWFixture(t *testing.T) *fwFixture {
+	t.Helper()
+	up := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(up.Close)
+	fx := &fwFixture{upstream: up.URL, data: t.TempDir(), digests: map[string]string{}}
+	images := map[string]string{
+		"evil":  `{"name": "evil-pkg", "version": "1.0.0"}`,
+		"vuln":  `{"name": "left-pad", "version": "1.0.0"}`,
+		"clean": `{"name": "left-pad", "version": "1.3.0"}`,
+	}
+	for repo, pkg := range images {
+		var pkgName struct{ Name string }
+		json.Unmarshal([]byte(pkg), &pkgName)
+		img := npmImage(t, "app/node_modules/"+pkgName.Name+"/package.json", pkg)
+		ref, err := name.ParseReference(strings.TrimPrefix(up.URL, "http://")+"/library/"+repo+":1", name.Insecure)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := remote.Write(ref, img); err != nil {
+			t.Fatalf("seed upstream: %v", err)
+		}
+		d, err := img.Digest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fx.digests[repo] = d.String()
+	}
+
+	// No feed is fetched: the data comes from an import, as in a closed
+	// network.
+	fx.environ = []string{
+		"BREAKWATER_UPSTREAM=" + up.URL,
+		"BREAKWATER_VULNDB_REFRESH=0s",
+		"BREAKWATER_VULNDB_LOAD_AT_START=false",
+		"BREAKWATER_FIREWALL_MODE=quarantine",
+	}
+	if _, _, err := run(t, nil, "vulndb", "import", "--data", fx.data, osvFeed(t)); err != nil {
+		t.Fatalf("import: %v", err)
+	}
+	return fx
+}
+
+// run runs a command line against the fixture's data directory.
+func (fx *fwFixture) run(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	out, _, err := run(t, fx.environ, append(args, "--data", fx.data)...)
+	return out, err
+}
+
+// npmImage builds a one-layer image holding one file.
+func npmImage(t *testing.T, path, body string) v1.Image {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	if err := tw.WriteHeader(&tar.Header{Name: path, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
+		t.Fatal(err)
+	}
+	tw.Write([]byte(body))
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data := buf.Bytes()
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := mutate.AppendLayers(empty.Image, layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = cfg.DeepCopy()
+	cfg.OS, cfg.Architecture = "linux", "amd64"
+	img, err = mutate.ConfigFile(img, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+func TestScan(t *testing.T) {
+	fx := newFWFixture(t)
+	tests := []struct {
+		name     string
+		args     []string
+		withheld bool
+		want     []string
+	}{
+		{"malware quarantined", []string{"scan", "evil:1"}, true, []string{"verdict:     quarantine (malware)", "MAL-2024-0001", "evil-pkg", "1.0.0", "malware", "withheld:    quarantine id"}},
+		{"fixable audited", []string{"scan", "library/vuln:1"}, false, []string{"verdict:     audit (fixable)", "GHSA-test-0001", "left-pad", "1.3.0", "unscored"}},
+		{"clean allowed", []string{"scan", "docker.io/library/clean:1"}, false, []string{"verdict:     allow", "findings:    0"}},
+		{"by digest", []string{"scan", "clean@" + fx.digests["clean"]}, false, []string{"digest:      " + fx.digests["clean"]}},
+		{"json", []string{"scan", "evil:1", "--format", "json"}, true, []string{`"result": "quarantine"`, `"withheld": true`, `"id": "MAL-2024-0001"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := fx.run(t, tt.args...)
+			t.Logf("breakwater %s:\n%s", strings.Join(tt.args, " "), out)
+			if got := errors.Is(err, errWithheld); got != tt.withheld || (err != nil && !got) {
+				t.Errorf("got error %v, want withheld=%v", err, tt.withheld)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+			if strings.Contains(tt.name, "json") && !json.Valid([]byte(out)) {
+				t.Errorf("output is not JSON:\n%s", out)
+			}
+		})
+	}
+
+	t.Run("errors", func(t *testing.T) {
+		for _, tc := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"scan", "missing:1"}, "fetch manifest of missing:1"},
+			{[]string{"scan", "Bad/Name:1"}, `image "Bad/Name:1"`},
+			{[]string{"scan", "evil:1", "--firewall", "off"}, "the firewall is off"},
+		} {
+			if _, err := fx.run(t, tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%v: got error %v, want one containing %q", tc.args, err, tc.want)
+			}
+		}
+	})
+}
+
+func TestQuarantineCommands(t *testing.T) {
+	fx := newFWFixture(t)
+	evil := fx.digests["evil"]
+	if _, err := fx.run(t, "scan", "evil:1"); !errors.Is(err, errWithheld) {
+		t.Fatalf("scan evil:1: got %v, want it withheld", err)
+	}
+
+	// list gives the id the other commands take.
+	out, err := fx.run(t, "quarantine", "list", "--format", "json")
+	if err != nil {
+		t.Fatalf("list: %v", err)
+	}
+	var recs []struct {
+		ID       string   `json:"id"`
+		Repo     string   `json:"repository"`
+		Digest   string   `json:"digest"`
+		Policies []string `json:"policies"`
+	}
+	if err := json.Unmarshal([]byte(out), &recs); err != nil || len(recs) != 1 {
+		t.Fatalf("list --format json: got %d records (%v), want 1:\n%s", len(recs), err, out)
+	}
+	id := recs[0].ID
+	if recs[0].Repo != "docker.io/library/evil" || recs[0].Digest != evil || strings.Join(recs[0].Policies, ",") != "malware" {
+		t.Errorf("got record %+v, want docker.io/library/evil@%s failing malware", recs[0], evil)
+	}
+
+	steps := []struct {
+		name    string
+		args    []string
+		wantErr string
+		want    []string
+	}{
+		{"list table", []string{"quarantine", "list"}, "", []string{id, "docker.io/library/evil", "malware", "false"}},
+		{"list other repo", []string{"quarantine", "list", "--repo", "docker.io/library/clean"}, "", []string{"no quarantine records"}},
+		{"show by id", []string{"quarantine", "show", id}, "", []string{"id:          " + id, "MAL-2024-0001", "evil-pkg"}},
+		{"note", []string{"quarantine", "note", evil, "asked", "the vendor"}, "", []string{"noted"}},
+		{"show by digest", []string{"quarantine", "show", evil}, "", []string{"id:          " + id, "asked the vendor"}},
+		{"release needs a reason", []string{"quarantine", "release", id}, `"reason" not set`, nil},
+		{"release with a bad expiry", []string{"quarantine", "release", id, "--reason", "x", "--expires", "soon"}, "--expires", nil},
+		{"release", []string{"quarantine", "release", id, "--reason", "false positive", "--expires", "24h"}, "", []string{"released"}},
+		{"released shows", []string{"quarantine", "show", id}, "", []string{"false positive", "in force: true"}},
+		{"released image passes", []string{"scan", "evil:1"}, "", []string{"verdict:     quarantine (malware)"}},
+		{"delete needs a reason", []string{"quarantine", "delete", id}, `"reason" not set`, nil},
+		{"delete", []string{"quarantine", "delete", evil, "--reason", "judge again"}, "", []string{"deleted"}},
+		{"deleted is gone", []string{"quarantine", "show", id}, "not found", nil},
+		{"unknown id", []string{"quarantine", "note", "nope", "text"}, "not found", nil},
+	}
+	for _, st := range steps {
+		out, err := fx.run(t, st.args...)
+		if st.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), st.wantErr) {
+				t.Errorf("%s: got error %v, want one containing %q", st.name, err, st.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", st.name, err)
+		}
+		for _, w := range st.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%s: output lacks %q:\n%s", st.name, w, out)
+			}
+		}
+	}
+}
+
+// TestQuarantineOnRunningServer checks that a release made with the CLI
+// is in force on a running server at once, and what clients see before.
+func TestQuarantineOnRunningServer(t *testing.T) {
+	fx := newFWFixture(t)
+	srv := startServe(t, fx.upstream, append(fx.environ, "BREAKWATER_FIREWALL_SHOW_REASON=true"), "--data", fx.data)
+	pull := func() (int, string, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, "http://"+srv.addr+"/v2/library/evil/manifests/1", nil)
+		req.Header.Set("Accept", "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header.Get(registry.QuarantineHeader), string(b)
+	}
+
+	code, id, body := pull()
+	if code != http.StatusForbidden || id == "" || !strings.Contains(body, "DENIED") || !strings.Contains(body, "malware") {
+		t.Fatalf("pull before release: got %d, id %q, %s; want 403 DENIED naming malware with an id", code, id, body)
+	}
+	if _, err := fx.run(t, "quarantine", "release", id, "--reason", "reviewed"); err != nil {
+		t.Fatalf("release: %v", err)
+	}
+	if code, _, body := pull(); code != http.StatusOK {
+		t.Errorf("pull after release: got %d %s, want 200", code, body)
+	}
+}

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"breakwater/internal/cache"
+	"breakwater/internal/config"
+	"breakwater/internal/firewall"
+	"breakwater/internal/oci"
+	"breakwater/internal/server"
+	"breakwater/internal/store"
+)
+
+// scanWait is how long scan waits for an inspection: as long as one may
+// take, since nobody is waiting on the other end of a pull.
+const scanWait = firewall.DefaultInspectTimeout
+
+// errWithheld makes scan exit non-zero when the verdict withholds the
+// image; main prints it as the last line.
+var errWithheld = errors.New("image withheld by the firewall")
+
+func newScanCmd(stdout io.Writer, load loader) *cobra.Command {
+	var f config.Flags
+	var format, platform string
+	cmd := &cobra.Command{
+		Use:   "scan IMAGE",
+		Short: "Judge an image through the firewall and print the verdict and evidence",
+		Long: `Scan fetches IMAGE through the configured upstreams into the cache under
+--data, inspects it, matches it against the vulnerability data and applies the
+configured policies, exactly as a first pull through serve would, and stores
+the verdict. IMAGE is written as clients write it: debian:12,
+library/debian:12, ghcr.io/org/app:1 or app@sha256:... It exits non-zero when
+the image is withheld (quarantined, or its inspection failed).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(format); err != nil {
+				return err
+			}
+			if err := checkMode(f.Firewall); err != nil {
+				return err
+			}
+			c, err := load(f)
+			if err != nil {
+				return err
+			}
+			c.Firewall.Wait = scanWait
+			return scanImage(cmd.Context(), stdout, c, args[0], platform, format)
+		},
+	}
+	addDataFlag(cmd, &f)
+	cmd.Flags().StringVar((*string)(&f.Firewall), "firewall", "", "firewall `mode` to judge in, overriding the configuration: audit or quarantine")
+	cmd.Flags().StringVar(&platform, "platform", "linux/amd64", "`os/arch[/variant]` to judge when IMAGE is a multi-platform index")
+	addFormatFlag(cmd, &format)
+	return cmd
+}
+
+// scanResult is what scan --format json prints.
+type scanResult struct {
+	Image      string            `json:"image"`
+	Repository string            `json:"repository"`
+	Digest     string            `json:"digest"`
+	Result     string            `json:"result"`
+	Withheld   bool              `json:"withheld"`
+	Evidence   firewall.Evidence `json:"evidence"`
+}
+
+func scanImage(ctx context.Context, stdout io.Writer, c config.Config, image, platform, format string) error {
+	// 1. Build breakwater as serve would, and route the name as a pull.
+	s, err := server.Build(c, nil)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	fw := s.Firewall()
+	if fw == nil {
+		return errors.New("scan: the firewall is off for every repository; set firewall.mode or pass --firewall audit|quarantine")
+	}
+	name, ref, err := parseImage(image)
+	if err != nil {
+		return err
+	}
+	repo, err := s.Router().Route(name, "")
+	if err != nil {
+		return fmt.Errorf("route %s: %w", name, err)
+	}
+
+	// 2. Resolve the manifest, and the platform's from an index.
+	ctx = firewall.WithRequester(ctx, actor())
+	m, err := s.Cache().Manifest(ctx, repo, ref)
+	if err != nil {
+		return fmt.Errorf("fetch manifest of %s: %w", image, err)
+	}
+	if m, err = platformManifest(ctx, s.Cache(), repo, m, platform); err != nil {
+		return err
+	}
+
+	// 3. Judge it through the gate, then read the stored verdict.
+	gateErr := fw.Manifest(ctx, repo, ref, m)
+	var blocked *firewall.BlockedError
+	withheld := errors.As(gateErr, &blocked)
+	if gateErr != nil && !withheld {
+		return fmt.Errorf("judge %s: %w", image, gateErr)
+	}
+	v, ev, err := s.VerdictEvidence(ctx, repo.String(), m.Digest)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("judge %s: no verdict was stored (is the vulnerability data loaded? see breakwater vulndb status)", image)
+	}
+	if err != nil {
+		return err
+	}
+
+	// 4. Print, and fail when the image is withheld.
+	res := scanResult{Image: image, Repository: repo.String(), Digest: m.Digest.String(), Result: v.Result, Withheld: withheld, Evidence: ev}
+	if format == "json" {
+		err = writeJSON(stdout, res)
+	} else {
+		err = printScan(stdout, res, blocked)
+	}
+	if err != nil {
+		return err
+	}
+	if withheld {
+		return fmt.Errorf("%s: %w (%s)", image, errWithheld, v.Result)
+	}
+	return nil
+}
+
+func printScan(w io.Writer, r scanResult, blocked *firewall.BlockedError) error {
+	fmt.Fprintf(w, "image:       %s\nrepository:  %s\ndigest:      %s\n", r.Image, r.Repository, r.Digest)
+	if blocked != nil {
+		fmt.Fprintf(w, "withheld:    quarantine id %s\n", blocked.ID)
+	}
+	return printEvidence(w, r.Evidence)
+}
+
+// parseImage splits an image as clients write it into the repository name
+// and the reference: name@digest, name:tag, or name (tag latest).
+func parseImage(s string) (string, oci.Reference, error) {
+	name, ref := s, "latest"
+	if i := strings.LastIndex(s, "@"); i >= 0 {
+		name, ref = s[:i], s[i+1:]
+	} else if i := strings.LastIndex(s, ":"); i > strings.LastIndex(s, "/") {
+		name, ref = s[:i], s[i+1:]
+	}
+	if err := oci.ValidateName(name); err != nil {
+		return "", oci.Reference{}, fmt.Errorf("image %q: %w", s, err)
+	}
+	r, err := oci.ParseReference(ref)
+	if err != nil {
+		return "", oci.Reference{}, fmt.Errorf("image %q: %w", s, err)
+	}
+	return name, r, nil
+}
+
+// platformManifest returns m, or when m is an index the manifest of its
+// entry for platform (os/arch[/variant]), as a client on it would pull.
+func platformManifest(ctx context.Context, ca *cache.Cache, repo cache.Repo, m *cache.Manifest, platform string) (*cache.Manifest, error) {
+	var idx struct {
+		Manifests []struct {
+			oci.Descriptor
+			Platform *struct {
+				OS           string `json:"os"`
+				Architecture string `json:"architecture"`
+				Variant      string `json:"variant"`
+			} `json:"platform"`
+		} `json:"manifests"`
+	}
+	if !oci.IsIndex(m.MediaType) {
+		return m, nil
+	}
+	if err := json.Unmarshal(m.Body, &idx); err != nil {
+		return nil, fmt.Errorf("parse index %s: %w", m.Digest, err)
+	}
+	for _, e := range idx.Manifests {
+		if e.Platform == nil {
+			continue
+		}
+		p := e.Platform.OS + "/" + e.Platform.Architecture
+		if p == platform || p+"/"+e.Platform.Variant == platform {
+			ref, err := oci.ParseReference(e.Digest.String())
+			if err != nil {
+				return nil, err
+			}
+			return ca.Manifest(ctx, repo, ref)
+		}
+	}
+	return nil, fmt.Errorf("index %s has no manifest for platform %s", m.Digest, platform)
+}

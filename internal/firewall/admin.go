@@ -29,6 +29,9 @@ type Record struct {
 	// it is in force now.
 	Waiver   *store.Waiver `json:"waiver,omitempty"`
 	Released bool          `json:"released"`
+	// Result is the image's verdict now, which a re-evaluation may have
+	// changed since it was quarantined.
+	Result string `json:"result,omitempty"`
 }
 
 // Filter selects quarantine records; empty fields select all.
@@ -65,6 +68,12 @@ func (f *Firewall) records(ctx context.Context, qs []store.Quarantine) ([]Record
 			ID: q.ID, Upstream: q.Upstream, Repo: q.Repo, Tag: q.Tag, Digest: q.Digest,
 			Platform: q.Platform, RequestedAt: q.RequestedAt, RequestedBy: q.RequestedBy,
 			Policies: q.Policies, Evidence: ev, Notes: q.Notes,
+		}
+		switch v, err := f.st.Verdict(ctx, q.Repo, q.Digest); {
+		case err == nil:
+			r.Result = v.Result
+		case !errors.Is(err, store.ErrNotFound):
+			return nil, err
 		}
 		w, err := f.st.Waiver(ctx, q.Digest)
 		switch {

@@ -9,9 +9,15 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/opencontainers/go-digest"
 
+	"breakwater/internal/cache"
 	"breakwater/internal/firewall"
+	"breakwater/internal/oci"
 	"breakwater/internal/policy"
 	"breakwater/internal/registry"
 	"breakwater/internal/store"
@@ -425,4 +431,71 @@ func TestModeOverride(t *testing.T) {
 	e.start(testSettings().WithMode(policy.ModeAudit))
 	e.push("quar/any:1", image(t, malwareFiles, "amd64", "override"))
 	wantStatus(t, "audit everywhere", e.manifest("GET", "quar/any", "1"), 200, "")
+}
+
+// TestArtifacts checks that a manifest that is no image (a signature) is
+// served without inspection, while one with a tar layer is inspected
+// whatever its config says.
+func TestArtifacts(t *testing.T) {
+	e := newEnv(t)
+	e.load("feeds", malRecord)
+	e.start(testSettings())
+
+	sig := artifact(t, static.NewLayer([]byte(`{"critical":{}}`), "application/vnd.dev.cosign.simplesigning.v1+json"))
+	signed := e.push("quar/signed:sig", sig)
+	wantStatus(t, "signature", e.manifest("GET", "quar/signed", "sig"), 200, "")
+	wantStatus(t, "signature layer", e.blob("GET", "quar/signed", signed.layers[0]), 200, "")
+
+	mal, err := image(t, malwareFiles, "amd64", "disguised").Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	disguised := e.push("quar/disguised:1", artifact(t, mal[0]))
+	wantStatus(t, "tar layer behind an artifact config", e.manifest("GET", "quar/disguised", "1"), 404, "MANIFEST_UNKNOWN")
+	wantStatus(t, "its layer", e.blob("GET", "quar/disguised", disguised.layers[0]), 404, "BLOB_UNKNOWN")
+}
+
+// artifact builds a manifest with a non-image config around layer.
+func artifact(t *testing.T, layer v1.Layer) v1.Image {
+	t.Helper()
+	img, err := mutate.Append(empty.Image, mutate.Addendum{Layer: layer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mutate.ConfigMediaType(mutate.MediaType(img, types.OCIManifestSchema1), "application/vnd.dev.cosign.artifact.sig.v1+json")
+}
+
+// TestJudge checks the verdict API a scan command uses.
+func TestJudge(t *testing.T) {
+	e := newEnv(t)
+	e.load("feeds", malRecord, debianRecord)
+	e.start(testSettings())
+	img := e.push("audit/deb:12", image(t, debianFiles, "amd64", "judge"))
+	idx := e.pushIndex("audit/multi:1", map[string]v1.Image{"amd64": image(t, cleanFiles, "amd64", "judge")})
+	repo := cache.Repo{Upstream: "docker.io", Path: "audit/deb"}
+
+	m, err := e.cache.Manifest(t.Context(), repo, oci.Reference{Tag: "12"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := e.fw.Judge(t.Context(), repo, oci.Reference{Tag: "12"}, m)
+	if err != nil {
+		t.Fatalf("Judge: %v", err)
+	}
+	if j.Result != policy.ResultAudit || !j.Served || j.Digest != img.manifest || len(j.Evidence.Findings) != 1 || j.Evidence.Platform != "linux/amd64" {
+		t.Errorf("Judge = %+v, want an audited, served image with one finding", j)
+	}
+	again, err := e.fw.Verdict(t.Context(), repo.String(), img.manifest)
+	if err != nil || !again.JudgedAt.Equal(j.JudgedAt) {
+		t.Errorf("Verdict = %+v, %v; want the stored judgement", again, err)
+	}
+
+	multi := cache.Repo{Upstream: "docker.io", Path: "audit/multi"}
+	im, err := e.cache.Manifest(t.Context(), multi, oci.Reference{Digest: idx})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.fw.Judge(t.Context(), multi, oci.Reference{Digest: idx}, im); !errors.Is(err, oci.ErrUnsupported) {
+		t.Errorf("Judge(index) = %v, want ErrUnsupported", err)
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	"golang.org/x/sync/singleflight"
 
 	"breakwater/internal/cache"
 	"breakwater/internal/oci"
@@ -52,17 +53,7 @@ func (f *Firewall) judge(
 	if f.opts.Cache == nil || f.opts.VulnDB == nil {
 		return store.Verdict{}, errors.New("judge image: firewall has no cache or vulnerability database")
 	}
-	who := requester(ctx)
-	ch := f.flights.DoChan(repo.String()+"@"+m.Digest.String(), func() (any, error) {
-		f.wg.Add(1)
-		defer f.wg.Done()
-		// Detached from the request: a client giving up or timing out
-		// must not waste the inspection the next try will want.
-		ictx, cancel := context.WithTimeout(f.base, f.opts.InspectTimeout)
-		defer cancel()
-		return f.decide(ictx, repo, ref, m, who)
-	})
-
+	ch := f.flight(ctx, repo, ref, m)
 	timer := time.NewTimer(f.opts.Wait)
 	defer timer.Stop()
 	select {
@@ -76,6 +67,20 @@ func (f *Firewall) judge(
 	case <-ctx.Done():
 		return store.Verdict{}, ctx.Err()
 	}
+}
+
+// flight starts the one decision about m in repo, or joins the one in
+// progress. It runs detached from the request: a client giving up or
+// timing out must not waste the inspection its next try will want.
+func (f *Firewall) flight(ctx context.Context, repo cache.Repo, ref oci.Reference, m *cache.Manifest) <-chan singleflight.Result {
+	who := requester(ctx)
+	return f.flights.DoChan(repo.String()+"@"+m.Digest.String(), func() (any, error) {
+		f.wg.Add(1)
+		defer f.wg.Done()
+		ictx, cancel := context.WithTimeout(f.base, f.opts.InspectTimeout)
+		defer cancel()
+		return f.decide(ictx, repo, ref, m, who)
+	})
 }
 
 // undecided turns a failure to make a verdict into the client's answer:
@@ -416,7 +421,12 @@ func parseManifest(body []byte) manifestJSON {
 	return m
 }
 
-func (m manifestJSON) isIndex() bool { return m.Manifests != nil && m.Config == nil }
+// isIndex reports whether m lists other manifests and carries no
+// filesystem of its own. The media type alone does not decide: it comes
+// from the upstream, and an image labelled an index must not pass unjudged.
+func (m manifestJSON) isIndex() bool {
+	return m.Config == nil && len(m.Layers) == 0 && (m.Manifests != nil || oci.IsIndex(m.MediaType))
+}
 
 // isArtifact reports whether m is no runnable image: its config is not an
 // image config and none of its layers is a tar archive. A layer that is a

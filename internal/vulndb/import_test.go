@@ -341,3 +341,28 @@ func TestImportHostileYAML(t *testing.T) {
 		t.Errorf("import = %+v, want an error or the file counted unknown", rep)
 	}
 }
+
+// TestImportMixedTree imports every test file as one source: formats mix,
+// and a CVE that the tracker and NVD both have becomes one record.
+func TestImportMixedTree(t *testing.T) {
+	db := openDB(t)
+	rep, err := vulndb.Import(context.Background(), db, "testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCounts := map[string]int{"Alpine": 245, "Debian": 111, "Go": 146, "NVD": 102, "PyPI": 55, "npm": 19}
+	if diff := cmp.Diff(rep.Counts, wantCounts); diff != "" {
+		t.Errorf("counts (-got +want):\n%s", diff)
+	}
+	if rep.Unknown != 1 || len(rep.UnknownFiles) != 1 || rep.UnknownFiles[0] != "README.md" {
+		t.Errorf("unknown = %d %v, want only README.md", rep.Unknown, rep.UnknownFiles)
+	}
+
+	recs, err := db.Records(context.Background(), "CVE-2023-4911")
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("records = %v, %v; want one", recs, err)
+	}
+	if len(recs[0].Affected) == 0 || len(recs[0].Severity) == 0 {
+		t.Errorf("record = %+v, want the tracker's packages and NVD's scores together", recs[0])
+	}
+}

@@ -41,6 +41,13 @@ func (h *Handler) blob(w http.ResponseWriter, r *http.Request, req *request) err
 		return err
 	}
 
+	if ranges == nil && r.Header.Get("Range") != "" {
+		// Ignored: ServeContent would answer a Range it cannot parse
+		// with a 416 of its own.
+		r = r.Clone(r.Context())
+		r.Header.Del("Range")
+	}
+
 	hd := w.Header()
 	hd.Set("Content-Type", "application/octet-stream")
 	hd.Set("Docker-Content-Digest", d.String())

@@ -15,10 +15,11 @@ type byteRange struct {
 }
 
 // requestedRanges returns the ranges a request asks of a blob of size bytes
-// and tagged etag: none without a Range header or when an If-Range names
-// something else (the client then wants the whole blob), and
-// ErrRangeInvalid when the header is malformed or no range overlaps the
-// blob, as net/http would decide, so warm and cold blobs answer alike.
+// and tagged etag: none without a Range header, when an If-Range names
+// something else (the client then wants the whole blob), or when the
+// header is not a valid bytes range, which RFC 9110 (section 14.2) lets a
+// server ignore and requires it to for other units; and ErrRangeInvalid
+// when no range overlaps the blob. Warm and cold blobs decide alike.
 func requestedRanges(r *http.Request, etag string, size int64) ([]byteRange, error) {
 	h := r.Header.Get("Range")
 	if h == "" {
@@ -27,65 +28,89 @@ func requestedRanges(r *http.Request, etag string, size int64) ([]byteRange, err
 	if ir := r.Header.Get("If-Range"); ir != "" && ir != etag {
 		return nil, nil
 	}
-	return parseRange(h, size)
+	specs, ok := parseRange(h)
+	if !ok {
+		return nil, nil
+	}
+	return satisfiable(h, specs, size)
 }
 
-// parseRange reads a bytes Range header (RFC 9110, section 14.1.2).
-func parseRange(h string, size int64) ([]byteRange, error) {
-	spec, ok := strings.CutPrefix(h, "bytes=")
-	if !ok {
-		return nil, rangeError(h, "unit is not bytes")
-	}
+// rangeSpec is one range-spec: first-last, or first- with last < 0, or
+// the suffix -last with first < 0.
+type rangeSpec struct {
+	first, last int64
+}
 
-	var ranges []byteRange
-	for part := range strings.SplitSeq(spec, ",") {
+// parseRange reads a bytes Range header (RFC 9110, section 14.1.2) and
+// reports false unless every range-spec in it is valid.
+func parseRange(h string) ([]rangeSpec, bool) {
+	set, ok := strings.CutPrefix(h, "bytes=")
+	if !ok {
+		return nil, false
+	}
+	var specs []rangeSpec
+	for part := range strings.SplitSeq(set, ",") {
 		part = strings.TrimSpace(part)
 		if part == "" {
-			continue
+			continue // the list syntax allows empty elements
 		}
 		first, last, ok := strings.Cut(part, "-")
 		if !ok {
-			return nil, rangeError(h, "no dash")
+			return nil, false
 		}
-		first, last = strings.TrimSpace(first), strings.TrimSpace(last)
-
-		// A suffix range "-n" asks for the last n bytes.
-		if first == "" {
-			n, err := strconv.ParseInt(last, 10, 64)
-			if err != nil || n < 0 {
-				return nil, rangeError(h, "bad suffix length")
-			}
-			if n == 0 || size == 0 {
-				continue
-			}
-			n = min(n, size)
-			ranges = append(ranges, byteRange{start: size - n, length: n})
-			continue
+		spec := rangeSpec{first: -1, last: -1}
+		var okFirst, okLast bool
+		spec.first, okFirst = parsePos(strings.TrimSpace(first))
+		spec.last, okLast = parsePos(strings.TrimSpace(last))
+		if !okFirst || !okLast || spec.first < 0 && spec.last < 0 {
+			return nil, false
 		}
-
-		start, err := strconv.ParseInt(first, 10, 64)
-		if err != nil || start < 0 {
-			return nil, rangeError(h, "bad start")
+		if spec.first >= 0 && spec.last >= 0 && spec.last < spec.first {
+			return nil, false
 		}
-		end := size - 1
-		if last != "" {
-			end, err = strconv.ParseInt(last, 10, 64)
-			if err != nil || end < start {
-				return nil, rangeError(h, "bad end")
-			}
-			end = min(end, size-1)
-		}
-		if start >= size {
-			continue // does not overlap the blob
-		}
-		ranges = append(ranges, byteRange{start: start, length: end - start + 1})
+		specs = append(specs, spec)
 	}
-	if len(ranges) == 0 {
-		return nil, rangeError(h, "no range overlaps the blob")
-	}
-	return ranges, nil
+	return specs, len(specs) > 0
 }
 
-func rangeError(h, why string) error {
-	return badRequest(fmt.Errorf("range %q: %s: %w", h, why, oci.ErrRangeInvalid))
+// parsePos reads a decimal position: -1 for an empty string, false for
+// anything but digits (no sign, no space) or a number too large.
+func parsePos(s string) (int64, bool) {
+	if s == "" {
+		return -1, true
+	}
+	if strings.Trim(s, "0123456789") != "" {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil
+}
+
+// satisfiable returns the parts of specs that overlap a blob of size
+// bytes, or ErrRangeInvalid (a 416) when none does.
+func satisfiable(h string, specs []rangeSpec, size int64) ([]byteRange, error) {
+	var ranges []byteRange
+	for _, s := range specs {
+		switch {
+		case s.first < 0:
+			// A suffix range -n asks for the last n bytes.
+			n := min(s.last, size)
+			if n == 0 {
+				continue
+			}
+			ranges = append(ranges, byteRange{start: size - n, length: n})
+		case s.first >= size:
+			// Does not overlap the blob.
+		default:
+			end := size - 1
+			if s.last >= 0 {
+				end = min(s.last, end)
+			}
+			ranges = append(ranges, byteRange{start: s.first, length: end - s.first + 1})
+		}
+	}
+	if len(ranges) == 0 {
+		return nil, badRequest(fmt.Errorf("range %q: no range overlaps the blob: %w", h, oci.ErrRangeInvalid))
+	}
+	return ranges, nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -36,32 +37,62 @@ func newVulnDBImportCmd(stdout io.Writer, load loader) *cobra.Command {
 security tracker's JSON export or per-CVE files, Alpine secdb JSON, NVD CVE
 API 2.0 files and known-bad file digest lists, recognising each file by its
 content, into <data>/vulndb.db. Importing the same source again replaces its
-records. A running serve uses the new data at once.`,
+records. A running serve uses the new data at once. With the firewall on,
+the images judged before are then judged again against the new data, and new
+violations recorded, as serve does after a scheduled refresh.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := load(f)
 			if err != nil {
 				return err
 			}
-			db, err := server.OpenVulnDB(c.Data, nil)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
 			var opts []vulndb.ImportOption
 			if source != "" {
 				opts = append(opts, vulndb.WithSource(source))
 			}
-			r, err := vulndb.Import(cmd.Context(), db, args[0], opts...)
-			if err != nil {
+			if err := importFeed(cmd.Context(), stdout, c.Data, args[0], opts); err != nil {
 				return err
 			}
-			return printReport(stdout, r)
+			return reevaluate(cmd.Context(), stdout, c)
 		},
 	}
 	addDataFlag(cmd, &f)
 	cmd.Flags().StringVar(&source, "source", "", "source `name` to keep the data under (default the path or URL); a feed of vulndb.feeds with this name is replaced")
 	return cmd
+}
+
+// importFeed imports path into the vulnerability database under dataDir
+// and prints the report.
+func importFeed(ctx context.Context, stdout io.Writer, dataDir, path string, opts []vulndb.ImportOption) error {
+	db, err := server.OpenVulnDB(dataDir, nil)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	r, err := vulndb.Import(ctx, db, path, opts...)
+	if err != nil {
+		return err
+	}
+	return printReport(stdout, r)
+}
+
+// reevaluate judges the images judged before again, against the data just
+// imported, when the firewall is on.
+func reevaluate(ctx context.Context, stdout io.Writer, c config.Config) error {
+	s, err := server.Build(c, nil)
+	if err != nil {
+		return fmt.Errorf("imported, but cannot re-evaluate cached images: %w", err)
+	}
+	defer s.Close()
+	if s.Firewall() == nil {
+		return nil
+	}
+	n, err := s.Firewall().Reevaluate(ctx)
+	if err != nil {
+		return fmt.Errorf("imported, but re-evaluating cached images failed: %w", err)
+	}
+	_, err = fmt.Fprintf(stdout, "re-evaluated cached images: %d with new violations\n", n)
+	return err
 }
 
 // printReport writes what an import read: records per ecosystem, then the

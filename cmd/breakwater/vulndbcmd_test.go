@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -102,5 +103,38 @@ func TestVulnDBErrors(t *testing.T) {
 				t.Errorf("got error %v, want one containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestImportReevaluates checks that new data judges cached images again:
+// an image allowed before its MAL- record was imported is quarantined
+// after, as block_served is on.
+func TestImportReevaluates(t *testing.T) {
+	fx := newFWFixture(t)
+	fx.data = t.TempDir() // without the fixture's data
+	fx.environ = append(fx.environ, "BREAKWATER_FIREWALL_BLOCK_SERVED=true")
+	first := writeTree(t, map[string]string{"GHSA-test-0001.json": osvRecord})
+	second := writeTree(t, map[string]string{"MAL-2024-0001.json": `{"id": "MAL-2024-0001", "modified": "2024-01-01T00:00:00Z",
+ "affected": [{"package": {"ecosystem": "npm", "name": "evil-pkg"}, "versions": ["1.0.0"]}]}`})
+
+	steps := []struct {
+		name     string
+		args     []string
+		withheld bool
+		want     string
+	}{
+		{"import without the record", []string{"vulndb", "import", first}, false, "re-evaluated cached images: 0 with new violations"},
+		{"allowed", []string{"scan", "evil:1"}, false, "verdict:     allow"},
+		{"import the record", []string{"vulndb", "import", second}, false, "re-evaluated cached images: 1 with new violations"},
+		{"quarantined", []string{"scan", "evil:1"}, true, "verdict:     quarantine (malware)"},
+	}
+	for _, st := range steps {
+		out, err := fx.run(t, st.args...)
+		if got := errors.Is(err, errWithheld); got != st.withheld || (err != nil && !got) {
+			t.Fatalf("%s: got error %v, want withheld=%v\n%s", st.name, err, st.withheld, out)
+		}
+		if !strings.Contains(out, st.want) {
+			t.Errorf("%s: output lacks %q:\n%s", st.name, st.want, out)
+		}
 	}
 }

@@ -46,7 +46,9 @@ func Feeds(c config.VulnDB) []vulndb.Feed {
 //
 // Failures are logged, never fatal: a server without data still serves
 // whatever its firewall mode allows, and /readyz says why it is not ready.
+// A nil log discards.
 func refresh(ctx context.Context, db *vulndb.DB, c config.VulnDB, log *slog.Logger, changed func(context.Context)) {
+	log = telemetry.OrDiscard(log)
 	feeds := Feeds(c)
 	if len(feeds) == 0 {
 		return

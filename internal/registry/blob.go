@@ -31,6 +31,11 @@ func (h *Handler) blob(w http.ResponseWriter, r *http.Request, req *request) err
 	}
 	defer b.Close()
 	req.noteCache(b.Hit, false)
+	if notModified(r, d) {
+		// Before the Range, as ServeContent does; a stream is left to
+		// its fill.
+		return writeNotModified(w, d)
+	}
 
 	// A Range is checked before any header is set, so a 416 carries the
 	// spec's error and not net/http's plain text, nor blob headers.

@@ -103,6 +103,33 @@ func TestBlobRange(t *testing.T) {
 	}
 }
 
+// TestBlobNotModified checks that warm and cold blobs answer If-None-Match
+// alike, and before a Range that could not be satisfied.
+func TestBlobNotModified(t *testing.T) {
+	d := digestOf(blobContent)
+	for _, mode := range []string{"warm", "cold"} {
+		for _, tt := range notModifiedCases(d) {
+			t.Run(mode+"/"+tt.name, func(t *testing.T) {
+				b := newFakeBackend(t)
+				b.cold = mode == "cold"
+				b.addBlob([]byte(blobContent))
+				header := []string{"Range", "bytes=90-"}
+				if tt.header != "" {
+					header = append(header, "If-None-Match", tt.header)
+				}
+				resp := do(t, New(b, testRouter(t), Options{}), "GET", "/v2/node/blobs/"+d.String(), header...)
+				if !tt.want304 {
+					if resp.StatusCode != http.StatusRequestedRangeNotSatisfiable {
+						t.Errorf("status = %d, want 416", resp.StatusCode)
+					}
+					return
+				}
+				checkNotModified(t, resp, d, true, "")
+			})
+		}
+	}
+}
+
 // TestBlobMultiRange pins the one place warm and cold differ: several
 // ranges are a multipart 206 from a file and the whole blob from a stream.
 func TestBlobMultiRange(t *testing.T) {

@@ -38,6 +38,9 @@ func (h *Handler) manifest(w http.ResponseWriter, r *http.Request, req *request)
 		}
 	}
 
+	if notModified(r, m.Digest) {
+		return writeNotModified(w, m.Digest)
+	}
 	hd := w.Header()
 	hd.Set("Docker-Content-Digest", m.Digest.String())
 	hd.Set("ETag", etag(m.Digest))
@@ -124,3 +127,29 @@ func platformEntry(index []byte, os, arch string) (digest.Digest, bool) {
 
 // etag quotes a digest as an entity tag; content addressing makes it strong.
 func etag(d digest.Digest) string { return `"` + d.String() + `"` }
+
+// notModified reports whether the request's If-None-Match names d's
+// entity tag or is "*": the client holds these bytes already and gets a
+// 304 (RFC 9110, section 13.1.2). The comparison is weak, as that section
+// requires, and a bare digest is taken too, as distribution takes it.
+func notModified(r *http.Request, d digest.Digest) bool {
+	tag := etag(d)
+	for _, v := range r.Header.Values("If-None-Match") {
+		for part := range strings.SplitSeq(v, ",") {
+			t := strings.TrimPrefix(strings.TrimSpace(part), "W/")
+			if t == "*" || t == tag || t == d.String() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// writeNotModified answers a 304 with the headers that name d and no body.
+func writeNotModified(w http.ResponseWriter, d digest.Digest) error {
+	hd := w.Header()
+	hd.Set("Docker-Content-Digest", d.String())
+	hd.Set("ETag", etag(d))
+	w.WriteHeader(http.StatusNotModified)
+	return nil
+}

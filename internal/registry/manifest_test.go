@@ -85,6 +85,70 @@ func TestManifestHeadEqualsGet(t *testing.T) {
 	}
 }
 
+// notModifiedCases are If-None-Match values for content of digest d, and
+// whether each makes a GET or HEAD answer 304.
+func notModifiedCases(d digest.Digest) []struct {
+	name, header string
+	want304      bool
+} {
+	return []struct {
+		name, header string
+		want304      bool
+	}{
+		{"none", "", false},
+		{"same", etag(d), true},
+		{"weak", "W/" + etag(d), true},
+		{"in a list", `"sha256:old", ` + etag(d), true},
+		{"any", "*", true},
+		{"bare digest", d.String(), true},
+		{"other", `"sha256:old"`, false},
+	}
+}
+
+// checkNotModified checks one answer to an If-None-Match request for d.
+func checkNotModified(t *testing.T, resp *http.Response, d digest.Digest, want304 bool, wantBody string) {
+	t.Helper()
+	body := readBody(t, resp)
+	wantStatus := http.StatusOK
+	if want304 {
+		wantStatus, wantBody = http.StatusNotModified, ""
+	}
+	if resp.StatusCode != wantStatus || body != wantBody {
+		t.Errorf("status, body = %d, %q; want %d, %q", resp.StatusCode, body, wantStatus, wantBody)
+	}
+	if got := resp.Header.Get("ETag"); got != etag(d) {
+		t.Errorf("ETag = %q, want %q", got, etag(d))
+	}
+	if got := resp.Header.Get("Docker-Content-Digest"); got != d.String() {
+		t.Errorf("Docker-Content-Digest = %q, want %s", got, d)
+	}
+}
+
+func TestManifestNotModified(t *testing.T) {
+	b := newFakeBackend(t)
+	const body = `{"schemaVersion":2}`
+	d := b.addManifest(nodeRepo, "latest", oci.MediaTypeOCIManifest, []byte(body))
+	h := New(b, testRouter(t), Options{})
+	for _, tt := range notModifiedCases(d) {
+		for _, method := range []string{"GET", "HEAD"} {
+			for _, ref := range []string{"latest", d.String()} {
+				t.Run(tt.name+"/"+method+"/"+ref, func(t *testing.T) {
+					var header []string
+					if tt.header != "" {
+						header = []string{"If-None-Match", tt.header}
+					}
+					resp := do(t, h, method, "/v2/node/manifests/"+ref, header...)
+					wantBody := body
+					if method == "HEAD" {
+						wantBody = ""
+					}
+					checkNotModified(t, resp, d, tt.want304, wantBody)
+				})
+			}
+		}
+	}
+}
+
 func TestManifestNegotiation(t *testing.T) {
 	b := newFakeBackend(t)
 	amd64 := b.addManifest(nodeRepo, "", oci.MediaTypeOCIManifest, []byte(`{"schemaVersion":2,"config":{"digest":"amd64"}}`))

@@ -1,7 +1,9 @@
 package vulndb
 
 import (
+	"archive/tar"
 	"archive/zip"
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -11,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -79,8 +82,10 @@ func WithSource(name string) ImportOption {
 	return func(ic *importConfig) { ic.source = name }
 }
 
-// Import reads path (a file, a zip, a folder tree, or an http(s) URL of a
-// file or zip) and replaces the records of its source with what it holds.
+// Import reads path (a file, a zip, a tar, any of them gzipped, a folder
+// tree, or an http(s) URL of a file or archive) and replaces the records
+// of its source with what it holds. Folders whose name starts with "."
+// (a git checkout's .git) are skipped, in trees and archives alike.
 // Files of unknown format are counted in the Report, not fatal; a
 // recognised file that does not parse fails the import, so a truncated
 // feed never replaces a good one.
@@ -199,39 +204,86 @@ func (b *batch) readPath(ctx context.Context, path string) error {
 	})
 }
 
-// readFile reads one file, opening it as a zip or gzip if it is one. A
-// zip is read entry by entry from disk, since osv.dev's all.zip can be far
-// larger than any one record; a gzip (NVD's yearly feeds) is one file.
+// maxNesting bounds archives within archives (a .json.gz in a tar.gz).
+const maxNesting = 3
+
+// readFile reads one file: a zip from disk entry by entry (osv.dev's
+// all.zip can be far larger than any one record), anything else as a
+// stream (see readStream).
 func (b *batch) readFile(path, name string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	magic := make([]byte, 4)
-	n, _ := io.ReadFull(f, magic)
-	magic = magic[:n]
-	if bytes.Equal(magic, []byte("PK\x03\x04")) {
+	br := bufio.NewReaderSize(f, 64<<10)
+	if magic, _ := br.Peek(4); bytes.Equal(magic, []byte("PK\x03\x04")) {
 		info, err := f.Stat()
 		if err != nil {
 			return err
 		}
-		return b.readZip(f, info.Size(), name)
+		return b.readZip(f, info.Size(), name) // ReadAt, whatever br consumed
 	}
-	r := io.MultiReader(bytes.NewReader(magic), f)
-	if bytes.HasPrefix(magic, []byte{0x1f, 0x8b}) {
+	return b.readStream(br, name, 0)
+}
+
+// readStream reads a gzip (NVD's yearly feeds) or a tar (a mirror's
+// bundle of feed files) by what it starts with, and hands anything else to
+// add as one file.
+func (b *batch) readStream(r *bufio.Reader, name string, depth int) error {
+	head, _ := r.Peek(512)
+	switch {
+	case depth < maxNesting && bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
 		zr, err := gzip.NewReader(r)
 		if err != nil {
 			return fmt.Errorf("open gzip %s: %w", name, err)
 		}
 		defer zr.Close()
-		r = zr
+		return b.readStream(bufio.NewReader(zr), name, depth+1)
+	case depth < maxNesting && len(head) >= 262 && string(head[257:262]) == "ustar":
+		return b.readTar(r, name, depth+1)
 	}
 	data, err := readLimited(r, name)
 	if err != nil {
 		return err
 	}
 	return b.add(name, data)
+}
+
+// readTar reads every regular file of a tar, skipping those under a
+// folder whose name starts with "." as a folder tree's walk does.
+func (b *batch) readTar(r io.Reader, name string, depth int) error {
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read tar %s: %w", name, err)
+		}
+		if h.Typeflag != tar.TypeReg || hiddenPath(h.Name) {
+			continue
+		}
+		if h.Size > maxFileBytes {
+			return fmt.Errorf("read %s!%s: larger than %d bytes", name, h.Name, maxFileBytes)
+		}
+		if err := b.readStream(bufio.NewReader(tr), name+"!"+h.Name, depth); err != nil {
+			return err
+		}
+	}
+}
+
+// hiddenPath reports whether a slash-separated path has a folder whose
+// name starts with ".".
+func hiddenPath(p string) bool {
+	dirs := strings.Split(path.Dir(path.Clean("/"+p)), "/")
+	for _, d := range dirs {
+		if strings.HasPrefix(d, ".") && d != "." {
+			return true
+		}
+	}
+	return false
 }
 
 // readZip reads every file of a zip (osv.dev's all.zip holds one OSV
@@ -242,7 +294,7 @@ func (b *batch) readZip(r io.ReaderAt, size int64, name string) error {
 		return fmt.Errorf("open zip %s: %w", name, err)
 	}
 	for _, zf := range zr.File {
-		if zf.FileInfo().IsDir() {
+		if zf.FileInfo().IsDir() || hiddenPath(zf.Name) {
 			continue
 		}
 		entry := name + "!" + zf.Name
@@ -253,12 +305,9 @@ func (b *batch) readZip(r io.ReaderAt, size int64, name string) error {
 		if err != nil {
 			return fmt.Errorf("open %s: %w", entry, err)
 		}
-		data, err := readLimited(rc, entry)
+		err = b.readStream(bufio.NewReader(rc), entry, 1)
 		rc.Close()
 		if err != nil {
-			return err
-		}
-		if err := b.add(entry, data); err != nil {
 			return err
 		}
 	}

@@ -114,3 +114,22 @@ func TestSecdbFirstFix(t *testing.T) {
 		t.Errorf("records = %+v, want CVE-1 fixed in 1.9-r0", recs)
 	}
 }
+
+func TestHiddenPath(t *testing.T) {
+	tests := []struct {
+		path string
+		want bool
+	}{
+		{"a/b.json", false},
+		{".hidden.json", false}, // a file, as a folder walk reads it too
+		{"repo/.git/HEAD", true},
+		{".github/workflows/x.yaml", true},
+		{"./osv/x.json", false},
+		{"a/../.git/x", true},
+	}
+	for _, tt := range tests {
+		if got := hiddenPath(tt.path); got != tt.want {
+			t.Errorf("hiddenPath(%q) = %v, want %v", tt.path, got, tt.want)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package vulndb_test
 
 import (
+	"archive/tar"
 	"archive/zip"
 	"bytes"
 	"compress/gzip"
@@ -95,6 +96,27 @@ func TestImportFormats(t *testing.T) {
 			zw.Close()
 			return writeFile(t, "nvdcve-2.0-2023.json.gz", buf.Bytes())
 		}, vulndb.Report{Files: 1, Records: 1, Counts: map[string]int{"NVD": 1}}},
+		{"tar.gz bundle with a gzipped feed inside", func(t *testing.T) string {
+			var gzFeed bytes.Buffer
+			zw := gzip.NewWriter(&gzFeed)
+			zw.Write(mustRead(t, "testdata/nvd/fkie-cad-nvd-json-data-feeds/CVE-2023/CVE-2023-458xx/CVE-2023-45853.json"))
+			zw.Close()
+			var tarBuf bytes.Buffer
+			tw := tar.NewWriter(&tarBuf)
+			add := func(name string, data []byte) {
+				tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg})
+				tw.Write(data)
+			}
+			add("mirror/osv/GHSA-xvch-5gv4-984h.json", mustRead(t, "testdata/osv/npm/GHSA-xvch-5gv4-984h.json"))
+			add("mirror/nvd/CVE-2023-45853.json.gz", gzFeed.Bytes())
+			add("mirror/.git/objects/GO-x.json", []byte(`{"id":"GO-2099-1","modified":"x"}`))
+			tw.Close()
+			var out bytes.Buffer
+			zw = gzip.NewWriter(&out)
+			zw.Write(tarBuf.Bytes())
+			zw.Close()
+			return writeFile(t, "mirror.tar.gz", out.Bytes())
+		}, vulndb.Report{Files: 2, Records: 2, Counts: map[string]int{"npm": 1, "NVD": 1}}},
 		{"Alpine secdb per package", func(t *testing.T) string { return "testdata/alpine-secdb" },
 			vulndb.Report{Files: 6, Records: 245, Counts: map[string]int{"Alpine": 245}}},
 		{"Alpine secdb release file", func(t *testing.T) string {

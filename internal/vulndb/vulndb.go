@@ -6,10 +6,10 @@
 // Import recognises each file by its content, not its name: OSV records
 // (JSON or YAML, alone or in osv.dev's all.zip), the Debian security
 // tracker (its JSON export, or vuln-list's one file per CVE, DSA and DLA),
-// Alpine secdb JSON, NVD CVE API 2.0 records (one cve object or a feed,
-// gzipped or not) and known-bad file digest lists. A file, a zip or a
-// folder tree is one source; importing the same source again replaces its
-// records in one transaction.
+// Alpine secdb JSON, NVD CVE API 2.0 records (one cve object or a feed)
+// and known-bad file digest lists, in any mix. A file, a folder tree or an
+// archive (zip, tar, gzip) is one source; importing the same source again
+// replaces its records in one transaction.
 //
 // A known-bad digest list is UTF-8 text with one entry a line,
 // "sha256:<64 lower-case hex> <reason>", and blank or "#" lines between;

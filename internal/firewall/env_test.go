@@ -296,7 +296,7 @@ func image(t *testing.T, files []file, arch, seed string) v1.Image {
 	}
 	cfg = cfg.DeepCopy()
 	cfg.OS, cfg.Architecture = "linux", arch
-	cfg.Created = v1.Time{Time: time.Now().Add(-time.Hour).Truncate(time.Second)}
+	cfg.Created = v1.Time{Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)} // fixed, so digests are too
 	img, err = mutate.ConfigFile(img, cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -291,8 +291,9 @@ func TestNotReady(t *testing.T) {
 	if err := e.fw.Ready(t.Context()); !errors.Is(err, firewall.ErrNotReady) {
 		t.Errorf("Ready = %v, want ErrNotReady", err)
 	}
-	img := e.push("quar/early:1", image(t, cleanFiles, "amd64", "early"))
-	e.push("audit/early:1", image(t, cleanFiles, "amd64", "early"))
+	early := image(t, cleanFiles, "amd64", "early")
+	img := e.push("quar/early:1", early)
+	e.push("audit/early:1", early)
 
 	r := e.manifest("GET", "quar/early", "1")
 	wantStatus(t, "quarantine repo", r, 503, "UNAVAILABLE")

@@ -432,6 +432,12 @@ func (m manifestJSON) isIndex() bool {
 // image config and none of its layers is a tar archive. A layer that is a
 // tar makes it an image whatever its config says, so relabelling the
 // config cannot smuggle a filesystem past inspection.
+//
+// TODO: an upstream can still list a malicious layer under a non-tar media
+// type in an artifact; the blob is then served in a repository where no
+// withheld image owns it. No container runtime unpacks it from there, but
+// a client fetching it by hand does; inspecting artifact blobs as files
+// (known-bad digests) would close that.
 func (m manifestJSON) isArtifact() bool {
 	if m.Config == nil || isImageConfig(m.Config.MediaType) {
 		return false

@@ -41,6 +41,12 @@
 //	server := firewall.Requesters(handler) // records who asked first
 //	defer fw.Close()                       // after the HTTP server stopped
 //
+// A stored verdict is what the image deserves; whether it is withheld is
+// decided per request under the settings in force, so a repository
+// switched to audit (or fail open) serves what it withheld. Verdicts change
+// only through Reevaluate, which a server calls at start and after each
+// refresh of the vulnerability data, since policies may have changed too.
+//
 // A command that only administers quarantine (list, show, release, delete,
 // note) may leave Cache and VulnDB nil; the Gate methods then fail.
 //

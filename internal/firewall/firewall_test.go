@@ -430,8 +430,24 @@ func TestModeOverride(t *testing.T) {
 	e := newEnv(t)
 	e.load("feeds", malRecord)
 	e.start(testSettings().WithMode(policy.ModeAudit))
-	e.push("quar/any:1", image(t, malwareFiles, "amd64", "override"))
+	img := e.push("quar/any:1", image(t, malwareFiles, "amd64", "override"))
 	wantStatus(t, "audit everywhere", e.manifest("GET", "quar/any", "1"), 200, "")
+
+	// Restarted in quarantine mode the image is judged by its verdict.
+	e.fw.Close()
+	e.start(testSettings())
+	wantStatus(t, "quarantine again", e.manifest("GET", "quar/any", "1"), 200, "")
+
+	// An image withheld in quarantine mode is served once the mode is audit.
+	other := e.push("quar/other:1", image(t, malwareFiles, "amd64", "override other"))
+	wantStatus(t, "quarantined", e.manifest("GET", "quar/other", "1"), 404, "MANIFEST_UNKNOWN")
+	e.fw.Close()
+	e.start(testSettings().WithMode(policy.ModeAudit))
+	wantStatus(t, "withheld image under audit", e.manifest("GET", "quar/other", "1"), 200, "")
+	wantStatus(t, "its layer", e.blob("GET", "quar/other", other.layers[0]), 200, "")
+	if n := len(e.audit(img.manifest, firewall.ActionJudged)); n != 1 {
+		t.Errorf("judged %d times, want once", n)
+	}
 }
 
 // TestArtifacts checks that a manifest that is no image (a signature) is

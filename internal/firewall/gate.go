@@ -58,9 +58,11 @@ func (f *Firewall) admit(ctx context.Context, v store.Verdict, set policy.Settin
 }
 
 // serveable reports whether v lets its image be served now: a verdict that
-// does not block, or a waiver for the digest that has not expired.
+// does not block under the repository's settings in force (a repository
+// switched to audit, or to fail open, serves what it withheld before), or
+// a waiver for the digest that has not expired.
 func (f *Firewall) serveable(ctx context.Context, v store.Verdict) (bool, error) {
-	if !policy.Result(v.Result).Blocks() {
+	if !blocks(policy.Result(v.Result), f.opts.Settings.For(v.Repo)) {
 		return true, nil
 	}
 	w, err := f.st.Waiver(ctx, v.Digest)
@@ -138,4 +140,15 @@ func (f *Firewall) Blob(ctx context.Context, repo cache.Repo, d digest.Digest) e
 		return nil
 	}
 	return fmt.Errorf("blob %s of %s belongs only to withheld images: %w", d, repo, oci.ErrBlobUnknown)
+}
+
+// blocks reports whether a stored result withholds its image under set.
+func blocks(r policy.Result, set policy.Settings) bool {
+	switch r {
+	case policy.ResultQuarantine:
+		return set.Mode == policy.ModeQuarantine
+	case policy.ResultInspectionFailed:
+		return set.Mode == policy.ModeQuarantine && !set.FailOpen
+	}
+	return r.Blocks()
 }

@@ -44,8 +44,8 @@ func TestConfigCommand(t *testing.T) {
 		},
 		{
 			name: "flags",
-			args: []string{"config", "--listen", "127.0.0.1:0", "--data", "/srv/bw", "--upstream", "http://127.0.0.1:5001"},
-			want: []string{"listen: 127.0.0.1:0", "data: /srv/bw", "url: http://127.0.0.1:5001"},
+			args: []string{"config", "--listen", "127.0.0.1:0", "--data", "/srv/bw", "--upstream", "http://127.0.0.1:5001", "--firewall", "audit"},
+			want: []string{"listen: 127.0.0.1:0", "data: /srv/bw", "url: http://127.0.0.1:5001", "mode: audit"},
 		},
 		{
 			name:    "password from env masked",
@@ -93,6 +93,8 @@ func TestInvalidConfig(t *testing.T) {
 		{"bad env", both, []string{"BREAKWATER_CACHE_TAG_MAX_AGE=0s"}, nil, "cache.tag_max_age: must be positive"},
 		{"bad flag value", both, nil, []string{"--upstream", "registry-1.docker.io"}, "upstreams[0].url: must be an absolute http or https URL"},
 		{"missing file", both, nil, []string{"--config", "/nonexistent/breakwater.yaml"}, "/nonexistent/breakwater.yaml"},
+		{"bad firewall mode", both, nil, []string{"--firewall", "block"}, `--firewall: must be off, audit or quarantine, not "block"`},
+		{"bad firewall setting", both, []string{"BREAKWATER_FIREWALL_WAIT=0s"}, nil, "firewall.wait: must be positive"},
 		// config only prints the path; serve reads the file and must stop.
 		{"missing password_file", serve, []string{"BREAKWATER_UPSTREAM_USERNAME=u", "BREAKWATER_UPSTREAM_PASSWORD_FILE=/nonexistent/token"}, []string{"--listen", "127.0.0.1:0"}, "read password_file of upstream docker.io"},
 	}

@@ -51,7 +51,6 @@ func newServeCmd(stderr io.Writer, load loader) *cobra.Command {
 		},
 	}
 	addConfigFlags(cmd, &f)
-	cmd.Flags().StringVar((*string)(&f.Firewall), "firewall", "", "firewall `mode` of every repository, overriding the configuration: off, audit or quarantine")
 	return cmd
 }
 

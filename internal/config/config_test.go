@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"breakwater/internal/policy"
 )
 
 // writeFile writes content to a file in a fresh temporary directory and
@@ -449,6 +451,17 @@ func TestPrintedConfigLoadsBack(t *testing.T) {
 	c := with(func(c *Config) {
 		c.Cache.TagMaxAge = 90 * time.Second
 		c.Upstreams = append(c.Upstreams, Upstream{Name: "ghcr.io", URL: "https://ghcr.io", Aliases: []string{"ghcr.example:443"}, Timeout: time.Second, Retries: 0})
+		c.Policies = append(c.Policies, policy.Policy{
+			Name: "pinned",
+			Conditions: policy.Conditions{
+				MinScore: 7.5,
+				Packages: []policy.Package{{Ecosystem: "npm", Name: "left-pad"}},
+				IDs:      []string{"CVE-2024-3094"},
+			},
+			Action: policy.ActionWarn,
+		})
+		c.Firewall.Repositories = []policy.RepositoryRule{{Match: "ghcr.io/**", Mode: policy.ModeAudit}}
+		c.VulnDB.Feeds = []Feed{{URL: "/srv/feed.zip"}, {Name: "osv-npm", URL: "https://mirror.example/npm.zip"}}
 	})
 	y, err := c.YAML()
 	if err != nil {

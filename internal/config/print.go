@@ -31,16 +31,67 @@ func (c Config) Redacted() Config {
 // YAML returns the redacted configuration as a YAML document that Load
 // reads back (with the passwords masked).
 func (c Config) YAML() ([]byte, error) {
+	var doc yaml.Node
+	if err := doc.Encode(c.Redacted()); err != nil {
+		return nil, fmt.Errorf("marshal config: %w", err)
+	}
+	if len(doc.Content) > 0 {
+		dropUnsetConditions(&doc)
+	}
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)
-	if err := enc.Encode(c.Redacted()); err != nil {
+	if err := enc.Encode(&doc); err != nil {
 		return nil, fmt.Errorf("marshal config: %w", err)
 	}
 	if err := enc.Close(); err != nil {
 		return nil, fmt.Errorf("marshal config: %w", err)
 	}
 	return b.Bytes(), nil
+}
+
+// dropUnsetConditions removes the conditions a policy leaves unset from
+// the mapping node doc, so each printed policy shows its tests and not a
+// dozen zero values. An unset condition is no test, so the file still
+// loads back the same.
+func dropUnsetConditions(doc *yaml.Node) {
+	policies := valueOf(doc, "policies")
+	if policies == nil {
+		return
+	}
+	for _, p := range policies.Content {
+		cond := valueOf(p, "conditions")
+		if cond == nil {
+			continue
+		}
+		kept := cond.Content[:0]
+		for i := 0; i+1 < len(cond.Content); i += 2 {
+			if !isZeroNode(cond.Content[i+1]) {
+				kept = append(kept, cond.Content[i], cond.Content[i+1])
+			}
+		}
+		cond.Content = kept
+	}
+}
+
+// valueOf returns the value of key in mapping node m, or nil.
+func valueOf(m *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
+func isZeroNode(n *yaml.Node) bool {
+	switch n.Kind {
+	case yaml.SequenceNode, yaml.MappingNode:
+		return len(n.Content) == 0
+	case yaml.ScalarNode:
+		return n.Value == "" || n.Value == "0" || n.Value == "false"
+	}
+	return false
 }
 
 // Setting is one key path and its value as text.

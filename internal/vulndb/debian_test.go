@@ -2,6 +2,8 @@ package vulndb_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -318,36 +320,57 @@ func TestTrackerExportStatuses(t *testing.T) {
 }
 
 // TestRedHatOSV matches an RPM by its binary name and epoch-qualified
-// version within the stream osv-scalibr names from the image's CPE. The
-// record is shaped like osv.dev's RHSA records.
+// version within its RHEL release, in every stream: osv-scalibr names the
+// stream of the image's CPE (baseos), Red Hat's records the one a package
+// ships in. The records are shaped like osv.dev's RHSA records.
 func TestRedHatOSV(t *testing.T) {
-	const eco = "Red Hat:enterprise_linux:9::baseos"
-	rec := `{"id":"RHSA-2024:0001","modified":"2024-01-01T00:00:00Z","aliases":["CVE-2022-3715"],
-	"affected":[{"package":{"ecosystem":"` + eco + `","name":"bash"},
-	"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"0:5.1.8-9.el9"}]}]}]}`
+	const baseos = "Red Hat:enterprise_linux:9::baseos"
+	rhsa := func(id, eco, pkg, fixed string) string {
+		return `{"id":"` + id + `","modified":"2024-01-01T00:00:00Z",
+		"affected":[{"package":{"ecosystem":"` + eco + `","name":"` + pkg + `"},
+		"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"` + fixed + `"}]}]}]}`
+	}
 	db := openDB(t)
-	if _, err := vulndb.Import(context.Background(), db, writeFile(t, "RHSA-2024-0001.json", []byte(rec))); err != nil {
+	dir := t.TempDir()
+	for name, rec := range map[string]string{
+		"RHSA-2024-0001.json": rhsa("RHSA-2024:0001", baseos, "bash", "0:5.1.8-9.el9"),
+		"RHSA-2024-0002.json": rhsa("RHSA-2024:0002", "Red Hat:enterprise_linux:9::appstream", "nodejs", "1:16.20.2-4.el9"),
+		"RHSA-2024-0003.json": rhsa("RHSA-2024:0003", "Red Hat:enterprise_linux:8::appstream", "nodejs", "1:99-1.el8"),
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(rec), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := vulndb.Import(context.Background(), db, dir); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		version string
-		want    bool
+		pkg, version string
+		want         string // the RHSA id, "" for none
+		fixed        string
 	}{
-		{"0:5.1.8-6.el9", true},
-		{"0:5.1.8-9.el9", false},
-		{"5.1.8-10.el9", false},
+		{"bash", "0:5.1.8-6.el9", "RHSA-2024:0001", "0:5.1.8-9.el9"},
+		{"bash", "0:5.1.8-9.el9", "", ""},
+		{"bash", "5.1.8-10.el9", "", ""},
+		{"nodejs", "1:16.20.2-3.el9", "RHSA-2024:0002", "1:16.20.2-4.el9"}, // appstream, not RHEL 8's
 	}
 	for _, tt := range tests {
-		t.Run(tt.version, func(t *testing.T) {
+		t.Run(tt.pkg+"-"+tt.version, func(t *testing.T) {
 			got := match(t, db, &inventory.Inventory{Components: []inventory.Component{
-				{Ecosystem: eco, Name: "bash", Version: tt.version, SourceName: "bash"},
+				{Ecosystem: baseos, Name: tt.pkg, Version: tt.version, SourceName: tt.pkg},
 			}})
-			f, ok := got["bash RHSA-2024:0001"]
-			if ok != tt.want {
-				t.Fatalf("found %v, want %v", ok, tt.want)
+			if tt.want == "" {
+				if len(got) > 0 {
+					t.Errorf("findings = %v, want none", keys(got))
+				}
+				return
 			}
-			if ok && (f.Status != "fixed" || f.FixedVersion != "0:5.1.8-9.el9") {
-				t.Errorf("status %q fixed %q, want fixed in 0:5.1.8-9.el9", f.Status, f.FixedVersion)
+			f, ok := got[tt.pkg+" "+tt.want]
+			if !ok || len(got) != 1 {
+				t.Fatalf("findings = %v, want only %s", keys(got), tt.want)
+			}
+			if f.Status != "fixed" || f.FixedVersion != tt.fixed {
+				t.Errorf("status %q fixed %q, want fixed in %s", f.Status, f.FixedVersion, tt.fixed)
 			}
 		})
 	}

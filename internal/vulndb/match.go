@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -53,9 +54,12 @@ type match struct {
 // query is what the store is asked about one component.
 type query struct {
 	ecosystems []string
-	name       string
-	version    string
-	distro     bool // a distro package, whose findings always carry a status
+	// fallback is the one of ecosystems whose entries count only when a
+	// record has none under the others: Debian's unstable state.
+	fallback string
+	name     string
+	version  string
+	distro   bool // a distro package, whose findings always carry a status
 }
 
 // queryFor picks the ecosystems, name and version to match c by. Distro
@@ -71,6 +75,7 @@ func queryFor(d *inventory.Distro, c inventory.Component) query {
 		}
 		q := query{
 			ecosystems: []string{inventory.Debian},
+			fallback:   inventory.Debian,
 			name:       first(c.SourceName, c.Name),
 			version:    first(c.SourceVersion, c.Version),
 			distro:     true,
@@ -105,20 +110,37 @@ func queryFor(d *inventory.Distro, c inventory.Component) query {
 			distro:     true,
 		}
 	}
-	// Others, Red Hat among them, match as osv-scalibr names them. For RHEL
-	// that is the stream of the image's CPE ("Red Hat:enterprise_linux:9::
-	// baseos"), binary package names and epoch:version-release.
-	//
-	// TODO: a RHEL image's CPE names one stream (baseos) while its packages
-	// come from several (appstream, ...), so records of the other streams
-	// are missed until packages are matched against every stream of the
-	// release.
+	// Others match as osv-scalibr names them.
 	return query{
-		ecosystems: []string{c.Ecosystem},
+		ecosystems: redHatStreams(c.Ecosystem),
 		name:       NormalName(c.Ecosystem, c.Name),
 		version:    c.Version,
 		distro:     base == inventory.RedHat,
 	}
+}
+
+// rhelStreams are the RHEL repositories OSV's Red Hat ecosystems name
+// after their CPEs.
+var rhelStreams = []string{"baseos", "appstream", "crb"}
+
+// redHatStreams widens a RHEL ecosystem to every stream of its release.
+// osv-scalibr names the stream of the image's CPE ("Red Hat:
+// enterprise_linux:9::baseos"), but an image's packages come from several
+// streams, and Red Hat's records name the one each package ships in.
+// Other ecosystems are returned as they are.
+//
+// TODO: streams beyond these three (high availability, SAP, ...) and the
+// extended-support products (rhel_eus) are not asked for.
+func redHatStreams(eco string) []string {
+	prefix, stream, ok := strings.Cut(eco, "::")
+	if !ok || !strings.HasPrefix(prefix, inventory.RedHat+":enterprise_linux:") || !slices.Contains(rhelStreams, stream) {
+		return []string{eco}
+	}
+	out := make([]string, 0, len(rhelStreams))
+	for _, s := range rhelStreams {
+		out = append(out, prefix+"::"+s)
+	}
+	return out
 }
 
 // debianRelease is "12" for Debian 12, from VERSION_ID or the codename.
@@ -224,36 +246,26 @@ func (db *DB) matchComponent(
 // it. Entries for the release win over the unstable ones under the bare
 // ecosystem; a release entry saying not-affected means no finding.
 func affecting(r Record, q query, v semantic.Version) (Affected, string, bool) {
-	var specific, generic []Affected
+	var specific, fallback []Affected
 	for _, a := range r.Affected {
-		if NormalName(a.Ecosystem, a.Name) != q.name {
+		if NormalName(a.Ecosystem, a.Name) != q.name || !slices.Contains(q.ecosystems, a.Ecosystem) {
 			continue
 		}
-		switch {
-		case len(q.ecosystems) > 1 && a.Ecosystem == q.ecosystems[0]:
+		if a.Ecosystem == q.fallback {
+			fallback = append(fallback, a)
+		} else {
 			specific = append(specific, a)
-		case contains(q.ecosystems, a.Ecosystem):
-			generic = append(generic, a)
 		}
 	}
-	if len(specific) > 0 {
-		generic = specific
+	if len(specific) == 0 {
+		specific = fallback
 	}
-	for _, a := range generic {
+	for _, a := range specific {
 		if in, fixed := a.affects(a.Ecosystem, v); in {
 			return a, fixed, true
 		}
 	}
 	return Affected{}, "", false
-}
-
-func contains(list []string, s string) bool {
-	for _, l := range list {
-		if l == s {
-			return true
-		}
-	}
-	return false
 }
 
 // maxIDs bounds the ids of one store query, under SQLite's variable limit.

@@ -200,7 +200,8 @@ func (db *DB) matchComponent(
 	}
 
 	// TODO: records that alias each other (a GHSA and a PYSEC for one CVE)
-	// give one finding each; policies that count findings count both.
+	// give one finding each, so evidence lists one flaw twice; verdicts do
+	// not change, since every condition holds per finding.
 	var out []match
 	seen := map[string]bool{}
 	for _, r := range recs {

@@ -240,7 +240,11 @@ func (e *BlockedError) Unwrap() error {
 	if !e.Show {
 		return oci.ErrManifestUnknown
 	}
-	return oci.ErrDenied.WithMessage(fmt.Sprintf("blocked by breakwater policy %s; quarantine id %s", e.Reason, e.ID))
+	msg := "blocked by breakwater policy " + e.Reason
+	if e.ID != "" {
+		msg += "; quarantine id " + e.ID
+	}
+	return oci.ErrDenied.WithMessage(msg)
 }
 
 // QuarantineID is the id the registry sends as a header; empty unless the

@@ -11,6 +11,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/opencontainers/go-digest"
@@ -515,4 +516,32 @@ func TestJudge(t *testing.T) {
 	if _, err := e.fw.Judge(t.Context(), multi, oci.Reference{Digest: idx}, im); !errors.Is(err, oci.ErrUnsupported) {
 		t.Errorf("Judge(index) = %v, want ErrUnsupported", err)
 	}
+}
+
+// labelled is a manifest pushed under a media type of the test's choice.
+type labelled struct {
+	body []byte
+	mt   types.MediaType
+}
+
+func (l labelled) RawManifest() ([]byte, error)        { return l.body, nil }
+func (l labelled) MediaType() (types.MediaType, error) { return l.mt, nil }
+
+// TestImageLabelledIndex checks that an upstream cannot pass an image off
+// as an index, which is not judged itself.
+func TestImageLabelledIndex(t *testing.T) {
+	e := newEnv(t)
+	e.load("feeds", malRecord)
+	e.start(testSettings())
+	img := image(t, malwareFiles, "amd64", "labelled")
+	p := e.push("quar/labelled:real", img)
+	body, err := img.RawManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Put(e.ref("quar/labelled:fake"), labelled{body, types.OCIImageIndex}, remote.WithContext(t.Context())); err != nil {
+		t.Fatalf("push labelled manifest: %v", err)
+	}
+	wantStatus(t, "image labelled an index", e.manifest("GET", "quar/labelled", "fake"), 404, "MANIFEST_UNKNOWN")
+	wantStatus(t, "its layer", e.blob("GET", "quar/labelled", p.layers[0]), 404, "BLOB_UNKNOWN")
 }

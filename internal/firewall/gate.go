@@ -22,7 +22,7 @@ func (f *Firewall) Manifest(ctx context.Context, repo cache.Repo, ref oci.Refere
 		return nil
 	}
 	p := parseManifest(m.Body)
-	if p.isIndex() || (oci.IsIndex(m.MediaType) && p.Config == nil && len(p.Layers) == 0) {
+	if p.isIndex(m.MediaType) {
 		return nil // each platform manifest is judged when fetched
 	}
 

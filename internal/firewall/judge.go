@@ -421,11 +421,13 @@ func parseManifest(body []byte) manifestJSON {
 	return m
 }
 
-// isIndex reports whether m lists other manifests and carries no
-// filesystem of its own. The media type alone does not decide: it comes
-// from the upstream, and an image labelled an index must not pass unjudged.
-func (m manifestJSON) isIndex() bool {
-	return m.Config == nil && len(m.Layers) == 0 && (m.Manifests != nil || oci.IsIndex(m.MediaType))
+// isIndex reports whether m, served as mediaType, lists other manifests
+// and carries no filesystem of its own. The media type alone does not
+// decide: it comes from the upstream, and an image labelled an index must
+// not pass unjudged.
+func (m manifestJSON) isIndex(mediaType string) bool {
+	listed := m.Manifests != nil || oci.IsIndex(m.MediaType) || oci.IsIndex(mediaType)
+	return listed && m.Config == nil && len(m.Layers) == 0
 }
 
 // isArtifact reports whether m is no runnable image: its config is not an

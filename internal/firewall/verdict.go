@@ -61,7 +61,7 @@ func (f *Firewall) judgement(ctx context.Context, v store.Verdict) (Judgement, e
 // An index has no verdict of its own; judge each platform's manifest.
 func (f *Firewall) Judge(ctx context.Context, repo cache.Repo, ref oci.Reference, m *cache.Manifest) (Judgement, error) {
 	p := parseManifest(m.Body)
-	if p.isIndex() || (oci.IsIndex(m.MediaType) && p.Config == nil && len(p.Layers) == 0) {
+	if p.isIndex(m.MediaType) {
 		return Judgement{}, fmt.Errorf("judge %s@%s: an index is judged per platform manifest: %w", repo, m.Digest, oci.ErrUnsupported)
 	}
 	if f.opts.Cache == nil || f.opts.VulnDB == nil {

@@ -26,6 +26,9 @@ import (
 // and NVD's yearly feeds, are well below it. A variable for tests.
 var maxFileBytes int64 = 512 << 20
 
+// countFiles is the key under which Counts holds known-bad digests.
+const countFiles = "files"
+
 // maxReportedUnknown bounds the unknown file names a Report lists.
 const maxReportedUnknown = 20
 
@@ -420,7 +423,7 @@ func (b *batch) finish() error {
 		counts[e] = len(ids)
 	}
 	if b.files > 0 {
-		counts["files"] = b.files
+		counts[countFiles] = b.files
 	}
 	b.report.Records = len(b.ids)
 	b.report.Counts = counts

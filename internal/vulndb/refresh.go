@@ -143,17 +143,17 @@ func (r *Refresher) RefreshOnce(ctx context.Context) (int, error) {
 	return n, errors.Join(errs...)
 }
 
-// Ready reports whether any source holds records or known-bad digests:
-// until then matching finds nothing, and a firewall must not take that
-// for a clean image.
+// Ready reports whether any source holds vulnerability records: until
+// then matching finds nothing, and a firewall must not take that for a
+// clean image. Known-bad digests alone do not make it ready.
 func (db *DB) Ready(ctx context.Context) (bool, error) {
 	srcs, err := db.Status(ctx)
 	if err != nil {
 		return false, err
 	}
 	for _, s := range srcs {
-		for _, n := range s.Counts {
-			if n > 0 {
+		for eco, n := range s.Counts {
+			if n > 0 && eco != countFiles {
 				return true, nil
 			}
 		}

@@ -48,6 +48,12 @@ func TestRefresher(t *testing.T) {
 	if ready, err := db.Ready(ctx); err != nil || ready {
 		t.Fatalf("Ready on an empty database = %v, %v; want false", ready, err)
 	}
+	if _, err := vulndb.Import(ctx, db, writeFile(t, "bad.txt", []byte("sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae x\n"))); err != nil {
+		t.Fatal(err)
+	}
+	if ready, err := db.Ready(ctx); err != nil || ready {
+		t.Fatalf("Ready with only known-bad digests = %v, %v; want false", ready, err)
+	}
 
 	steps := []struct {
 		name     string

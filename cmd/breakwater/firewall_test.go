@@ -165,6 +165,22 @@ func TestScan(t *testing.T) {
 			}
 		}
 	})
+
+	// Without vulnerability data nothing is judged: quarantine mode fails
+	// closed, audit mode serves without a verdict.
+	t.Run("no data", func(t *testing.T) {
+		empty := *fx
+		empty.data = t.TempDir()
+		for mode, want := range map[string]string{
+			"quarantine": "vulnerability data not loaded",
+			"audit":      "no verdict was stored",
+		} {
+			_, err := empty.run(t, "scan", "evil:1", "--firewall", mode)
+			if err == nil || errors.Is(err, errWithheld) || !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: got error %v, want one containing %q", mode, err, want)
+			}
+		}
+	})
 }
 
 func TestQuarantineCommands(t *testing.T) {

@@ -229,7 +229,7 @@ func (db *DB) matchComponent(
 		out = append(out, match{
 			finding: inventory.Finding{
 				ID:           r.ID,
-				Aliases:      r.Aliases,
+				Aliases:      slices.Clone(r.Aliases),
 				Summary:      r.Summary,
 				Component:    c,
 				FixedVersion: fixed,

@@ -45,6 +45,8 @@ type upstreamRegistry struct {
 	mu       sync.Mutex
 	requests []string
 	hold     chan struct{}
+	// failBlobs answers blob GETs with 500, like an upstream in trouble.
+	failBlobs bool
 }
 
 func newUpstream(t *testing.T) *upstreamRegistry {
@@ -54,8 +56,12 @@ func newUpstream(t *testing.T) *upstreamRegistry {
 	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u.mu.Lock()
 		u.requests = append(u.requests, r.Method+" "+r.URL.Path)
-		hold := u.hold
+		hold, fail := u.hold, u.failBlobs
 		u.mu.Unlock()
+		if fail && r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") {
+			http.Error(w, "upstream trouble", http.StatusInternalServerError)
+			return
+		}
 		if hold != nil && r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") {
 			select {
 			case <-hold:

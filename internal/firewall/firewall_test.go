@@ -545,3 +545,59 @@ func TestImageLabelledIndex(t *testing.T) {
 	wantStatus(t, "image labelled an index", e.manifest("GET", "quar/labelled", "fake"), 404, "MANIFEST_UNKNOWN")
 	wantStatus(t, "its layer", e.blob("GET", "quar/labelled", p.layers[0]), 404, "BLOB_UNKNOWN")
 }
+
+// TestUpstreamFailsDuringInspection checks that an inspection that cannot
+// read the layers leaves no verdict: a quarantine repository answers 503,
+// an audit one serves, and the next pull after the upstream recovers is
+// judged.
+func TestUpstreamFailsDuringInspection(t *testing.T) {
+	e := newEnv(t)
+	e.load("feeds", malRecord)
+	e.start(testSettings())
+	img := image(t, malwareFiles, "amd64", "trouble")
+	p := e.push("quar/trouble:1", img)
+	e.push("audit/trouble:1", img)
+
+	e.up.mu.Lock()
+	e.up.failBlobs = true
+	e.up.mu.Unlock()
+	r := e.manifest("GET", "quar/trouble", "1")
+	wantStatus(t, "quarantine repo", r, 503, "UNAVAILABLE")
+	if r.msg != "image could not be inspected, retry later" {
+		t.Errorf("message = %q, want the retry message", r.msg)
+	}
+	wantStatus(t, "audit repo", e.manifest("GET", "audit/trouble", "1"), 200, "")
+	if n := len(e.audit(p.manifest, firewall.ActionNotInspected)); n != 1 {
+		t.Errorf("not-inspected entries = %d, want 1", n)
+	}
+	if n := len(e.audit(p.manifest, firewall.ActionJudged)); n != 0 {
+		t.Errorf("judged %d times while the upstream failed, want never", n)
+	}
+
+	e.up.mu.Lock()
+	e.up.failBlobs = false
+	e.up.mu.Unlock()
+	wantStatus(t, "after recovery", e.manifest("GET", "quar/trouble", "1"), 404, "MANIFEST_UNKNOWN")
+}
+
+// TestReleaseAhead checks that a digest released before its first pull is
+// served, and that its record says so.
+func TestReleaseAhead(t *testing.T) {
+	e := newEnv(t)
+	e.load("feeds", malRecord)
+	e.start(testSettings())
+	p := e.push("quar/ahead:1", image(t, malwareFiles, "amd64", "ahead"))
+
+	if err := e.fw.Release(t.Context(), p.manifest.String(), "admin", "known good build", time.Time{}); err != nil {
+		t.Fatalf("Release: %v", err)
+	}
+	wantStatus(t, "released ahead", e.manifest("GET", "quar/ahead", "1"), 200, "")
+	wantStatus(t, "its layer", e.blob("GET", "quar/ahead", p.layers[0]), 200, "")
+	recs, err := e.fw.Show(t.Context(), p.manifest.String())
+	if err != nil || len(recs) != 1 || !recs[0].Released || recs[0].Result != "quarantine" {
+		t.Errorf("Show = %+v, %v; want one released record of a quarantine verdict", recs, err)
+	}
+	if err := e.fw.Release(t.Context(), "nosuchid", "admin", "", time.Time{}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Release(unknown id) = %v, want ErrNotFound", err)
+	}
+}

@@ -249,32 +249,103 @@ func TestQuarantineCommands(t *testing.T) {
 	}
 }
 
-// TestQuarantineOnRunningServer checks that a release made with the CLI
-// is in force on a running server at once, and what clients see before.
-func TestQuarantineOnRunningServer(t *testing.T) {
-	fx := newFWFixture(t)
-	srv := startServe(t, fx.upstream, append(fx.environ, "BREAKWATER_FIREWALL_SHOW_REASON=true"), "--data", fx.data)
-	pull := func() (int, string, string) {
-		t.Helper()
-		req, _ := http.NewRequest(http.MethodGet, "http://"+srv.addr+"/v2/library/evil/manifests/1", nil)
-		req.Header.Set("Accept", "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json")
-		resp, err := http.DefaultClient.Do(req)
+// pullManifest GETs a manifest from a running breakwater and returns the
+// status, the quarantine id header and the body.
+func pullManifest(t *testing.T, addr, repo, ref string) (int, string, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/v2/"+repo+"/manifests/"+ref, nil)
+	req.Header.Set("Accept", "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get(registry.QuarantineHeader), string(b)
+}
+
+// TestFirewallOnRunningServer checks what clients of a running server see
+// in each mode, and that the CLI's release and delete are in force on it
+// at once.
+func TestFirewallOnRunningServer(t *testing.T) {
+	t.Run("quarantine answers a bare 404", func(t *testing.T) {
+		fx := newFWFixture(t)
+		srv := startServe(t, fx.upstream, fx.environ, "--data", fx.data)
+		code, id, body := pullManifest(t, srv.addr, "library/evil", "1")
+		if code != http.StatusNotFound || id != "" || !strings.Contains(body, "MANIFEST_UNKNOWN") || strings.Contains(body, "malware") {
+			t.Errorf("got %d, id %q, %s; want a bare 404 MANIFEST_UNKNOWN", code, id, body)
+		}
+		// The image's layer is withheld too, however it is asked for.
+		d := layerOf(t, fx, "evil")
+		resp, err := http.Get("http://" + srv.addr + "/v2/library/evil/blobs/" + d)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, resp.Header.Get(registry.QuarantineHeader), string(b)
-	}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("layer of the withheld image: got %d, want 404", resp.StatusCode)
+		}
+		if code, _, body := pullManifest(t, srv.addr, "library/clean", "1"); code != http.StatusOK {
+			t.Errorf("clean image: got %d %s, want 200", code, body)
+		}
+	})
 
-	code, id, body := pull()
-	if code != http.StatusForbidden || id == "" || !strings.Contains(body, "DENIED") || !strings.Contains(body, "malware") {
-		t.Fatalf("pull before release: got %d, id %q, %s; want 403 DENIED naming malware with an id", code, id, body)
+	t.Run("audit serves and records", func(t *testing.T) {
+		fx := newFWFixture(t)
+		srv := startServe(t, fx.upstream, fx.environ, "--data", fx.data, "--firewall", "audit")
+		if code, _, body := pullManifest(t, srv.addr, "library/evil", "1"); code != http.StatusOK {
+			t.Fatalf("got %d %s, want 200", code, body)
+		}
+		out, err := fx.run(t, "audit", "--repo", "docker.io/library/evil", "--action", "violation")
+		if err != nil || !strings.Contains(out, "violation") || !strings.Contains(out, fx.digests["evil"]) {
+			t.Errorf("audit: got %v\n%s\nwant the violation of docker.io/library/evil@%s", err, out, fx.digests["evil"])
+		}
+		if out, _ := fx.run(t, "quarantine", "list"); !strings.Contains(out, "no quarantine records") {
+			t.Errorf("audit mode quarantined something:\n%s", out)
+		}
+	})
+
+	t.Run("release and delete are in force at once", func(t *testing.T) {
+		fx := newFWFixture(t)
+		srv := startServe(t, fx.upstream, append(fx.environ, "BREAKWATER_FIREWALL_SHOW_REASON=true"), "--data", fx.data)
+		code, id, body := pullManifest(t, srv.addr, "library/evil", "1")
+		if code != http.StatusForbidden || id == "" || !strings.Contains(body, "DENIED") || !strings.Contains(body, "malware") || !strings.Contains(body, id) {
+			t.Fatalf("before release: got %d, id %q, %s; want 403 DENIED naming malware and the id", code, id, body)
+		}
+		if _, err := fx.run(t, "quarantine", "release", id, "--reason", "reviewed"); err != nil {
+			t.Fatalf("release: %v", err)
+		}
+		if code, _, body := pullManifest(t, srv.addr, "library/evil", "1"); code != http.StatusOK {
+			t.Errorf("after release: got %d %s, want 200", code, body)
+		}
+		if _, err := fx.run(t, "quarantine", "delete", id, "--reason", "judge again"); err != nil {
+			t.Fatalf("delete: %v", err)
+		}
+		code, again, body := pullManifest(t, srv.addr, "library/evil", "1")
+		if code != http.StatusForbidden || again == "" || again == id {
+			t.Errorf("after delete: got %d, id %q (was %q), %s; want 403 with a new quarantine id", code, again, id, body)
+		}
+	})
+}
+
+// layerOf returns the digest of the one layer of the fixture's image repo.
+func layerOf(t *testing.T, fx *fwFixture, repo string) string {
+	t.Helper()
+	ref, err := name.ParseReference(strings.TrimPrefix(fx.upstream, "http://")+"/library/"+repo+":1", name.Insecure)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := fx.run(t, "quarantine", "release", id, "--reason", "reviewed"); err != nil {
-		t.Fatalf("release: %v", err)
+	img, err := remote.Image(ref)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if code, _, body := pull(); code != http.StatusOK {
-		t.Errorf("pull after release: got %d %s, want 200", code, body)
+	layers, err := img.Layers()
+	if err != nil || len(layers) != 1 {
+		t.Fatalf("got %d layers (%v), want 1", len(layers), err)
 	}
+	d, err := layers[0].Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.String()
 }

@@ -9,11 +9,12 @@
 //	breakwater config [same flags]   print the effective configuration, secrets masked
 //	breakwater scan IMAGE [--data DIR] [--format table|json]
 //	breakwater quarantine list|show|release|delete|note [--data DIR] ...
+//	breakwater audit [--data DIR] [--repo R] [--digest D] [--action A]
 //	breakwater vulndb import|status [--data DIR] ...
 //	breakwater version
 //
 // Every command takes --config FILE. Commands that work on local state
-// (scan, quarantine, vulndb) open the stores under --data, the same ones
+// (scan, quarantine, audit, vulndb) open the stores under --data, the same ones
 // serve uses, so a release or an import is in force on a running server at
 // once. docs/firewall.md describes the firewall and these commands.
 //

@@ -34,6 +34,7 @@ func newRootCmd(stdout, stderr io.Writer, environ []string) *cobra.Command {
 		newVulnDBCmd(stdout, load),
 		newQuarantineCmd(stdout, load),
 		newScanCmd(stdout, load),
+		newAuditCmd(stdout, load),
 		newVersionCmd(stdout),
 	)
 	return root

@@ -142,9 +142,9 @@ type Firewall struct {
 	inspected func(digest.Digest)
 }
 
-// New returns a Firewall and records, on first use of a store, the time
-// the firewall was enabled: images cached before it are audited, not
-// withheld.
+// New returns a Firewall. One with a Cache records, on first use of a
+// store, the time the firewall was enabled: images cached before it are
+// audited, not withheld.
 func New(opts Options) (*Firewall, error) {
 	if opts.Meta == nil || opts.Store == nil || opts.Blobs == nil {
 		return nil, errors.New("new firewall: Meta, Store and Blobs are required")
@@ -161,9 +161,15 @@ func New(opts Options) (*Firewall, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	since, err := opts.Store.FirewallSince(context.Background(), opts.Now())
-	if err != nil {
-		return nil, fmt.Errorf("new firewall: %w", err)
+	// Only a firewall that judges pulls marks the store as guarded from
+	// now on; an admin command on a store served without the firewall
+	// must not.
+	var since time.Time
+	if opts.Cache != nil {
+		var err error
+		if since, err = opts.Store.FirewallSince(context.Background(), opts.Now()); err != nil {
+			return nil, fmt.Errorf("new firewall: %w", err)
+		}
 	}
 	base, cancel := context.WithCancel(context.Background())
 	return &Firewall{

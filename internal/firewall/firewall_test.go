@@ -320,6 +320,14 @@ func TestNotReady(t *testing.T) {
 func TestCachedBeforeFirewall(t *testing.T) {
 	e := newEnv(t)
 	e.load("feeds", malRecord)
+
+	// An admin command run while the firewall is off does not turn it on.
+	admin, err := firewall.New(firewall.Options{Meta: e.meta, Store: e.meta, Blobs: e.blobs, Settings: testSettings()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin.Close()
+
 	old := e.push("quar/old:1", image(t, malwareFiles, "amd64", "old"))
 	e.serve(nil)
 	wantStatus(t, "pull without firewall", e.manifest("GET", "quar/old", "1"), 200, "")

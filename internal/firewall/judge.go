@@ -135,7 +135,8 @@ func (f *Firewall) decide(
 	if err != nil {
 		return store.Verdict{}, err
 	}
-	ev, before, err := f.evaluate(ctx, repo.String(), m.Digest, in, false)
+	before := f.cachedBefore(ctx, repo.String(), m.Digest)
+	ev, err := f.evaluate(ctx, repo.String(), m.Digest, in, before)
 	if err != nil {
 		return store.Verdict{}, err
 	}
@@ -156,15 +157,15 @@ func (f *Firewall) decide(
 }
 
 // evaluate matches an inspection against the vulnerability data and
-// applies the policies. served says the image was served already, which
-// keeps it served unless BlockServed is set.
+// applies the policies. keep says the image must not be blocked: it was
+// cached before the firewall, or served already while BlockServed is off.
 func (f *Firewall) evaluate(
 	ctx context.Context,
 	repo string,
 	d digest.Digest,
 	in inspection,
-	served bool,
-) (Evidence, bool, error) {
+	keep bool,
+) (Evidence, error) {
 	ev := Evidence{InspectionError: in.Error, Created: in.Created, Platform: in.Platform}
 	input := policy.Input{
 		Digest:     d,
@@ -181,19 +182,18 @@ func (f *Firewall) evaluate(
 	} else {
 		findings, err := f.opts.VulnDB.Match(ctx, in.Inventory)
 		if err != nil {
-			return ev, false, fmt.Errorf("match %s: %w", d, err)
+			return ev, fmt.Errorf("match %s: %w", d, err)
 		}
 		ev.Findings, ev.Components = findings, len(in.Inventory.Components)
 		input.Findings, input.Components = findings, ev.Components
 	}
 
-	before := f.cachedBefore(ctx, repo, d)
-	input.CachedBeforeFirewall = before || (served && !f.opts.Settings.BlockServed)
+	input.CachedBeforeFirewall = keep
 	// Waivers are left out on purpose: the stored result is what the
 	// image deserves, and a waiver is applied on each request, so it can
 	// expire or be withdrawn.
 	ev.Verdict = policy.Decide(input)
-	return ev, before, nil
+	return ev, nil
 }
 
 // cachedBefore reports whether repo's manifest d was cached before the

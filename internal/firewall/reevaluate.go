@@ -74,7 +74,8 @@ func (f *Firewall) reevaluate(ctx context.Context, v store.Verdict) (int, error)
 		return 0, err
 	}
 
-	ev, _, err := f.evaluate(ctx, v.Repo, v.Digest, in, !v.ServedAt.IsZero())
+	served := !v.ServedAt.IsZero() && !f.opts.Settings.BlockServed
+	ev, err := f.evaluate(ctx, v.Repo, v.Digest, in, v.BeforeFirewall || served)
 	if err != nil {
 		return 0, err
 	}

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
 
 	"breakwater/internal/config"
+	"breakwater/internal/policy"
 )
 
 // newRootCmd builds the command tree writing to stdout and stderr, reading
@@ -47,6 +49,16 @@ func addConfigFlags(cmd *cobra.Command, f *config.Flags) {
 	cmd.Flags().StringVar(&f.Data, "data", "", "data `directory` (default ./data or $BREAKWATER_DATA)")
 	cmd.Flags().StringVar(&f.Upstream, "upstream", "", "`URL` of the default upstream (default https://registry-1.docker.io)")
 	cmd.Flags().StringVar((*string)(&f.Firewall), "firewall", "", "firewall `mode` of every repository, overriding the configuration: off, audit or quarantine")
+}
+
+// checkMode refuses a --firewall value that is not a mode, naming the flag
+// rather than the configuration key it overrides.
+func checkMode(m policy.Mode) error {
+	switch m {
+	case "", policy.ModeOff, policy.ModeAudit, policy.ModeQuarantine:
+		return nil
+	}
+	return fmt.Errorf("--firewall: must be off, audit or quarantine, not %q", m)
 }
 
 // loader builds the configuration from the file, the environment and the

@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"breakwater/internal/config"
-	"breakwater/internal/policy"
 	"breakwater/internal/server"
 	"breakwater/internal/telemetry"
 )
@@ -52,16 +51,6 @@ func newServeCmd(stderr io.Writer, load loader) *cobra.Command {
 	}
 	addConfigFlags(cmd, &f)
 	return cmd
-}
-
-// checkMode refuses a --firewall value that is not a mode, naming the flag
-// rather than the configuration key it overrides.
-func checkMode(m policy.Mode) error {
-	switch m {
-	case "", policy.ModeOff, policy.ModeAudit, policy.ModeQuarantine:
-		return nil
-	}
-	return fmt.Errorf("--firewall: must be off, audit or quarantine, not %q", m)
 }
 
 // serve runs breakwater until ctx is cancelled, then shuts down gracefully.

@@ -18,11 +18,9 @@ type Admin struct {
 }
 
 // OpenAdmin opens the stores under c.Data for administering quarantine
-// records. A nil log discards. Close it when done.
-//
-// TODO: firewall.New records the time the firewall was first enabled, so
-// an admin command on a data directory served with the firewall off makes
-// images cached later count as cached after the firewall was enabled.
+// records. Without a cache, the firewall does not mark the store as
+// guarded, so an admin command changes nothing about which images count as
+// cached before the firewall. A nil log discards. Close it when done.
 func OpenAdmin(c config.Config, log *slog.Logger) (_ *Admin, err error) {
 	s := &Server{config: c, log: telemetry.OrDiscard(log)}
 	if err := s.openStores(c.Data); err != nil {

@@ -25,7 +25,9 @@ type Firewall interface {
 
 	// PutVerdict records v, replacing an earlier verdict of the same repo
 	// and digest, together with the blobs (config and layers) the manifest
-	// references, which replace its earlier list.
+	// references, which replace its earlier list. A ServedAt already
+	// recorded is kept, so a re-evaluation racing a first serve loses
+	// nothing.
 	PutVerdict(ctx context.Context, v Verdict, blobs []digest.Digest) error
 	// Verdict returns the verdict of d in repo, or ErrNotFound.
 	Verdict(ctx context.Context, repo string, d digest.Digest) (Verdict, error)

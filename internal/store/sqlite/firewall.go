@@ -121,7 +121,8 @@ func (m *Meta) PutVerdict(ctx context.Context, v store.Verdict, blobs []digest.D
 INSERT INTO fw_verdicts (repo, digest, result, artifact, before_firewall, evidence, judged_at, served_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (repo, digest) DO UPDATE SET
 	result = excluded.result, artifact = excluded.artifact, before_firewall = excluded.before_firewall,
-	evidence = excluded.evidence, judged_at = excluded.judged_at, served_at = excluded.served_at`,
+	evidence = excluded.evidence, judged_at = excluded.judged_at,
+	served_at = CASE WHEN fw_verdicts.served_at = 0 THEN excluded.served_at ELSE fw_verdicts.served_at END`,
 			v.Repo, v.Digest.String(), v.Result, v.Artifact, v.BeforeFirewall, v.Evidence, nanos(v.JudgedAt), nanos(v.ServedAt))
 		if err != nil {
 			return err

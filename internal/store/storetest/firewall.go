@@ -111,9 +111,13 @@ func testFirewallVerdicts(t *testing.T, m FirewallMeta) {
 		t.Errorf("ServedAt = %v; want %v", got.ServedAt, at(2))
 	}
 
-	// Putting again replaces the verdict and its blob list.
+	// Putting again replaces the verdict and its blob list, but keeps the
+	// first served time.
 	v2 := got
 	v2.Result, v2.Artifact, v2.Evidence = "allow", true, nil
+	stale := v2
+	stale.ServedAt = time.Time{}
+	must(t, m.PutVerdict(ctx, stale, []digest.Digest{dg("l2")}), "replace verdict without served time")
 	must(t, m.PutVerdict(ctx, v2, []digest.Digest{dg("l2")}), "replace verdict")
 	got, _ = m.Verdict(ctx, v.Repo, v.Digest)
 	if diff := cmp.Diff(got, v2, equateEmpty); diff != "" {

@@ -205,6 +205,11 @@ func (f *Firewall) cachedBefore(ctx context.Context, repo string, d digest.Diges
 
 // record writes the audit entries of a verdict and, for a block, the
 // quarantine record.
+//
+// TODO: a platform manifest pulled by digest after its index was pulled by
+// tag (what docker does) is recorded without the tag, since the cache keeps
+// no link from a child manifest back to the tags of its indexes; admins
+// then search by repository and digest.
 func (f *Firewall) record(
 	ctx context.Context,
 	repo cache.Repo,

@@ -79,15 +79,15 @@ func importFeed(ctx context.Context, stdout io.Writer, dataDir, path string, opt
 // reevaluate judges the images judged before again, against the data just
 // imported, when the firewall is on.
 func reevaluate(ctx context.Context, stdout io.Writer, c config.Config) error {
-	s, err := server.Build(c, nil)
+	if !c.Firewall.On() {
+		return nil
+	}
+	a, err := server.OpenAdmin(c, nil)
 	if err != nil {
 		return fmt.Errorf("imported, but cannot re-evaluate cached images: %w", err)
 	}
-	defer s.Close()
-	if s.Firewall() == nil {
-		return nil
-	}
-	n, err := s.Firewall().Reevaluate(ctx)
+	defer a.Close()
+	n, err := a.Reevaluate(ctx)
 	if err != nil {
 		return fmt.Errorf("imported, but re-evaluating cached images failed: %w", err)
 	}

@@ -60,6 +60,20 @@ type Firewall struct {
 	Wait time.Duration `yaml:"wait"`
 }
 
+// On reports whether any repository runs the firewall, in audit or
+// quarantine mode.
+func (f Firewall) On() bool {
+	if f.Mode != policy.ModeOff {
+		return true
+	}
+	for _, r := range f.Repositories {
+		if r.Mode != "" && r.Mode != policy.ModeOff {
+			return true
+		}
+	}
+	return false
+}
+
 // VulnDB configures the local vulnerability database, <data>/vulndb.db.
 type VulnDB struct {
 	// Refresh is how old a feed's data may get before serve fetches it

@@ -183,3 +183,27 @@ func TestDefaultFirewall(t *testing.T) {
 		t.Errorf("got feeds %v, want the public feeds starting with debian-tracker", c.VulnDB.Feeds)
 	}
 }
+
+func TestFirewallOn(t *testing.T) {
+	rule := func(m policy.Mode) []policy.RepositoryRule {
+		return []policy.RepositoryRule{{Match: "ghcr.io/**", Mode: m}}
+	}
+	tests := []struct {
+		name string
+		f    policy.Firewall
+		want bool
+	}{
+		{"default", policy.DefaultFirewall(), true},
+		{"off", policy.Firewall{Mode: policy.ModeOff}, false},
+		{"off with an off rule", policy.Firewall{Mode: policy.ModeOff, Repositories: rule(policy.ModeOff)}, false},
+		{"off with a rule taking the mode", policy.Firewall{Mode: policy.ModeOff, Repositories: rule("")}, false},
+		{"off with an audit rule", policy.Firewall{Mode: policy.ModeOff, Repositories: rule(policy.ModeAudit)}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := (Firewall{Firewall: tt.f}).On(); got != tt.want {
+				t.Errorf("On() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -8,8 +8,9 @@ import (
 	"breakwater/internal/telemetry"
 )
 
-// Admin is the firewall over the stores of a data directory, without
-// cache or vulnerability data: what the quarantine commands need. The
+// Admin is the firewall over the stores of a data directory, without a
+// cache: what the quarantine, audit and vulndb commands need, which judge
+// no new image but may judge stored inventories again. The
 // stores are the ones serve uses, and the firewall reads them on every
 // request, so a change made here is in force on a running server at once.
 type Admin struct {
@@ -31,6 +32,7 @@ func OpenAdmin(c config.Config, log *slog.Logger) (_ *Admin, err error) {
 		Meta:     s.meta,
 		Store:    s.meta,
 		Blobs:    s.blobs,
+		VulnDB:   s.vulndb,
 		Policies: c.Policies,
 		Settings: c.Firewall.Firewall,
 		Logger:   s.log,

@@ -18,7 +18,6 @@ import (
 	"breakwater/internal/cache"
 	"breakwater/internal/config"
 	"breakwater/internal/firewall"
-	"breakwater/internal/policy"
 	"breakwater/internal/registry"
 	"breakwater/internal/store"
 	"breakwater/internal/store/fs"
@@ -108,7 +107,7 @@ func Build(c config.Config, log *slog.Logger) (_ *Server, err error) {
 	if def.SearchURL != "" {
 		opts.Search, opts.SearchURL = clients[def.Name], def.SearchURL
 	}
-	if firewallOn(c.Firewall) {
+	if c.Firewall.On() {
 		if s.firewall, err = s.newFirewall(); err != nil {
 			s.cache.Close()
 			return nil, err
@@ -173,19 +172,6 @@ func (a *Server) closeStores() error {
 		errs = append(errs, a.blobs.Close())
 	}
 	return errors.Join(errs...)
-}
-
-// firewallOn reports whether any repository runs the firewall.
-func firewallOn(f config.Firewall) bool {
-	if f.Mode != policy.ModeOff {
-		return true
-	}
-	for _, r := range f.Repositories {
-		if r.Mode != "" && r.Mode != policy.ModeOff {
-			return true
-		}
-	}
-	return false
 }
 
 // buildUpstreams makes one client per configured upstream and the routing

@@ -1,7 +1,11 @@
 package firewall_test
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -609,3 +613,67 @@ func TestReleaseAhead(t *testing.T) {
 		t.Errorf("Release(unknown id) = %v, want ErrNotFound", err)
 	}
 }
+
+// TestHostileLayers checks that hostile or broken layers end in the
+// verdict inspection-failed with their reason, on the whole pull path.
+func TestHostileLayers(t *testing.T) {
+	e := newEnv(t)
+	e.load("feeds", malRecord)
+	e.start(testSettings())
+
+	plain := tarBytes(t, []*tar.Header{{Name: "etc/hostname", Typeflag: tar.TypeReg, Size: 1, Mode: 0o644}})
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(plain)
+	zw.Close()
+
+	tests := []struct {
+		name   string
+		layer  v1.Layer
+		reason string
+	}{
+		{"dot-dot path", rawLayer(tarBytes(t, []*tar.Header{{Name: "../../etc/evil", Typeflag: tar.TypeReg, Mode: 0o644}}), types.OCIUncompressedLayer), "path contains .."},
+		{"hard link out of the root", rawLayer(tarBytes(t, []*tar.Header{{Name: "x", Typeflag: tar.TypeLink, Linkname: "../../etc/passwd"}}), types.OCIUncompressedLayer), "hard link target leaves the image root"},
+		{"tar called gzip", rawLayer(plain, types.DockerLayer), "layer is uncompressed but its media type says gzip"},
+		{"truncated gzip", rawLayer(gz.Bytes()[:gz.Len()/2], types.OCILayer), "layer is truncated"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			img, err := mutate.AppendLayers(empty.Image, tt.layer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			repo := fmt.Sprintf("quar/hostile%d", i)
+			p := e.push(repo+":1", img)
+			wantStatus(t, "manifest", e.manifest("GET", repo, "1"), 404, "MANIFEST_UNKNOWN")
+			wantStatus(t, "layer", e.blob("GET", repo, p.layers[0]), 404, "BLOB_UNKNOWN")
+			j, err := e.fw.Verdict(t.Context(), "docker.io/"+repo, p.manifest)
+			if err != nil {
+				t.Fatalf("Verdict: %v", err)
+			}
+			if j.Result != policy.ResultInspectionFailed || !strings.Contains(j.Evidence.InspectionError, tt.reason) {
+				t.Errorf("verdict %s, inspection error %q; want inspection-failed with %q", j.Result, j.Evidence.InspectionError, tt.reason)
+			}
+		})
+	}
+}
+
+// tarBytes writes headers (with bodies of zeros of their size) as a tar.
+func tarBytes(t *testing.T, hdrs []*tar.Header) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, h := range hdrs {
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write(make([]byte, h.Size))
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// rawLayer is a layer of exactly these bytes under media type mt.
+func rawLayer(b []byte, mt types.MediaType) v1.Layer { return static.NewLayer(b, mt) }

@@ -141,13 +141,16 @@ func printScan(w io.Writer, r scanResult, blocked *firewall.BlockedError) error 
 }
 
 // parseImage splits an image as clients write it into the repository name
-// and the reference: name@digest, name:tag, or name (tag latest).
+// and the reference: name@digest, name:tag, or name (tag latest). As with
+// docker, a digest wins over a tag written beside it (name:tag@digest).
 func parseImage(s string) (string, oci.Reference, error) {
-	name, ref := s, "latest"
-	if i := strings.LastIndex(s, "@"); i >= 0 {
-		name, ref = s[:i], s[i+1:]
-	} else if i := strings.LastIndex(s, ":"); i > strings.LastIndex(s, "/") {
-		name, ref = s[:i], s[i+1:]
+	name, ref, digested := strings.Cut(s, "@")
+	tag := "latest"
+	if i := strings.LastIndex(name, ":"); i > strings.LastIndex(name, "/") {
+		name, tag = name[:i], name[i+1:]
+	}
+	if !digested {
+		ref = tag
 	}
 	if err := oci.ValidateName(name); err != nil {
 		return "", oci.Reference{}, fmt.Errorf("image %q: %w", s, err)

@@ -15,12 +15,7 @@ import (
 	"breakwater/internal/firewall"
 	"breakwater/internal/oci"
 	"breakwater/internal/server"
-	"breakwater/internal/store"
 )
-
-// scanWait is how long scan waits for an inspection: as long as one may
-// take, since nobody is waiting on the other end of a pull.
-const scanWait = firewall.DefaultInspectTimeout
 
 // errWithheld makes scan exit non-zero when the verdict withholds the
 // image; main prints it as the last line.
@@ -50,7 +45,6 @@ the image is withheld (quarantined, or its inspection failed).`,
 			if err != nil {
 				return err
 			}
-			c.Firewall.Wait = scanWait
 			return scanImage(cmd.Context(), stdout, c, args[0], platform, format)
 		},
 	}
@@ -61,14 +55,12 @@ the image is withheld (quarantined, or its inspection failed).`,
 	return cmd
 }
 
-// scanResult is what scan --format json prints.
+// scanResult is what scan --format json prints: the judgement, and the
+// quarantine record's id when the image is quarantined.
 type scanResult struct {
-	Image      string            `json:"image"`
-	Repository string            `json:"repository"`
-	Digest     string            `json:"digest"`
-	Result     string            `json:"result"`
-	Withheld   bool              `json:"withheld"`
-	Evidence   firewall.Evidence `json:"evidence"`
+	Image        string `json:"image"`
+	QuarantineID string `json:"quarantine_id,omitempty"`
+	firewall.Judgement
 }
 
 func scanImage(ctx context.Context, stdout io.Writer, c config.Config, image, platform, format string) error {
@@ -101,41 +93,45 @@ func scanImage(ctx context.Context, stdout io.Writer, c config.Config, image, pl
 		return err
 	}
 
-	// 3. Judge it through the gate, then read the stored verdict.
-	gateErr := fw.Manifest(ctx, repo, ref, m)
-	var blocked *firewall.BlockedError
-	withheld := errors.As(gateErr, &blocked)
-	if gateErr != nil && !withheld {
-		return fmt.Errorf("judge %s: %w", image, gateErr)
-	}
-	v, ev, err := s.VerdictEvidence(ctx, repo.String(), m.Digest)
-	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("judge %s: no verdict was stored (is the vulnerability data loaded? see breakwater vulndb status)", image)
-	}
+	// 3. Judge it as a first pull would, waiting as long as it takes.
+	j, err := fw.Judge(ctx, repo, ref, m)
 	if err != nil {
 		return err
+	}
+	res := scanResult{Image: image, Judgement: j}
+	recs, err := fw.List(ctx, firewall.Filter{Repo: j.Repo, Digest: j.Digest}, 0, 1)
+	if err != nil {
+		return err
+	}
+	if len(recs) > 0 {
+		res.QuarantineID = recs[0].ID
 	}
 
 	// 4. Print, and fail when the image is withheld.
-	res := scanResult{Image: image, Repository: repo.String(), Digest: m.Digest.String(), Result: v.Result, Withheld: withheld, Evidence: ev}
 	if format == "json" {
 		err = writeJSON(stdout, res)
 	} else {
-		err = printScan(stdout, res, blocked)
+		err = printScan(stdout, res)
 	}
 	if err != nil {
 		return err
 	}
-	if withheld {
-		return fmt.Errorf("%s: %w (%s)", image, errWithheld, v.Result)
+	if !j.Served {
+		return fmt.Errorf("%s: %w (%s)", image, errWithheld, j.Result)
 	}
 	return nil
 }
 
-func printScan(w io.Writer, r scanResult, blocked *firewall.BlockedError) error {
-	fmt.Fprintf(w, "image:       %s\nrepository:  %s\ndigest:      %s\n", r.Image, r.Repository, r.Digest)
-	if blocked != nil {
-		fmt.Fprintf(w, "withheld:    quarantine id %s\n", blocked.ID)
+func printScan(w io.Writer, r scanResult) error {
+	fmt.Fprintf(w, "image:       %s\nrepository:  %s\ndigest:      %s\n", r.Image, r.Repo, r.Digest)
+	switch {
+	case !r.Served:
+		fmt.Fprintf(w, "withheld:    quarantine id %s\n", dash(r.QuarantineID))
+	case r.Result.Blocks():
+		fmt.Fprintf(w, "released:    quarantine id %s\n", dash(r.QuarantineID))
+	}
+	if r.BeforeFirewall {
+		fmt.Fprintln(w, "note:        cached before the firewall was on, so audited rather than withheld")
 	}
 	return printEvidence(w, r.Evidence)
 }

@@ -107,12 +107,11 @@ func TestVulnDBErrors(t *testing.T) {
 }
 
 // TestImportReevaluates checks that new data judges cached images again:
-// an image allowed before its MAL- record was imported is quarantined
-// after, as block_served is on.
+// an image allowed before its MAL- record was imported (and never served,
+// as scan serves nothing) is quarantined after.
 func TestImportReevaluates(t *testing.T) {
 	fx := newFWFixture(t)
 	fx.data = t.TempDir() // without the fixture's data
-	fx.environ = append(fx.environ, "BREAKWATER_FIREWALL_BLOCK_SERVED=true")
 	first := writeTree(t, map[string]string{"GHSA-test-0001.json": osvRecord})
 	second := writeTree(t, map[string]string{"MAL-2024-0001.json": `{"id": "MAL-2024-0001", "modified": "2024-01-01T00:00:00Z",
  "affected": [{"package": {"ecosystem": "npm", "name": "evil-pkg"}, "versions": ["1.0.0"]}]}`})

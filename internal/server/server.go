@@ -7,7 +7,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,14 +18,11 @@ import (
 	"breakwater/internal/config"
 	"breakwater/internal/firewall"
 	"breakwater/internal/registry"
-	"breakwater/internal/store"
 	"breakwater/internal/store/fs"
 	"breakwater/internal/store/sqlite"
 	"breakwater/internal/telemetry"
 	"breakwater/internal/upstream"
 	"breakwater/internal/vulndb"
-
-	"github.com/opencontainers/go-digest"
 )
 
 // Server is a built breakwater: the handler and what must be closed after
@@ -219,26 +215,6 @@ func (a *Server) Cache() *cache.Cache { return a.cache }
 
 // Firewall returns the firewall, nil when every repository's mode is off.
 func (a *Server) Firewall() *firewall.Firewall { return a.firewall }
-
-// VerdictEvidence returns the stored verdict of image d in the canonical
-// repository repo and the evidence it rests on.
-//
-// TODO: this decodes the firewall's evidence encoding, which the store
-// calls opaque; a firewall method returning a verdict with its evidence
-// would keep that encoding in one package.
-func (a *Server) VerdictEvidence(ctx context.Context, repo string, d digest.Digest) (store.Verdict, firewall.Evidence, error) {
-	v, err := a.meta.Verdict(ctx, repo, d)
-	if err != nil {
-		return v, firewall.Evidence{}, err
-	}
-	var ev firewall.Evidence
-	if len(v.Evidence) > 0 {
-		if err := json.Unmarshal(v.Evidence, &ev); err != nil {
-			return v, ev, fmt.Errorf("decode evidence of %s@%s: %w", repo, d, err)
-		}
-	}
-	return v, ev, nil
-}
 
 // Close stops the background work, the inspections and the fills in
 // flight, then closes the stores. Call it after the HTTP server stopped.

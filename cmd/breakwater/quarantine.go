@@ -138,6 +138,9 @@ func printRecord(w io.Writer, r firewall.Record) error {
 	fmt.Fprintf(w, "@%s\nupstream:    %s\n", r.Digest, r.Upstream)
 	fmt.Fprintf(w, "requested:   %s by %s\n", r.RequestedAt.UTC().Format(time.RFC3339), dash(r.RequestedBy))
 	fmt.Fprintf(w, "policies:    %s\n", strings.Join(r.Policies, ", "))
+	if r.Result != "" && r.Result != string(r.Evidence.Verdict.Result) {
+		fmt.Fprintf(w, "now:         %s (judged again since)\n", r.Result)
+	}
 	if r.Waiver != nil {
 		exp := "never expires"
 		if !r.Waiver.Expires.IsZero() {

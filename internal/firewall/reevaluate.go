@@ -81,15 +81,14 @@ func (f *Firewall) reevaluate(ctx context.Context, v store.Verdict) (int, error)
 	}
 	fresh := ev.Verdict.NewMatches(prev.Verdict)
 	wasBlocked := policy.Result(v.Result).Blocks()
-	v.Result = string(ev.Verdict.Result)
+	v.Result, v.JudgedAt = string(ev.Verdict.Result), f.opts.Now()
 	if v.Evidence, err = json.Marshal(ev); err != nil {
 		return 0, fmt.Errorf("encode evidence: %w", err)
 	}
-	blobs, err := f.st.OwnedBlobs(ctx, v.Repo, v.Digest)
-	if err != nil {
-		return 0, err
-	}
-	if err := f.st.PutVerdict(ctx, v, blobs); err != nil {
+	switch err := f.st.UpdateVerdict(ctx, v); {
+	case errors.Is(err, store.ErrNotFound):
+		return 0, nil // deleted meanwhile: the next pull judges it afresh
+	case err != nil:
 		return 0, err
 	}
 	if len(fresh) == 0 && wasBlocked == policy.Result(v.Result).Blocks() {

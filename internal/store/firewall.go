@@ -29,6 +29,10 @@ type Firewall interface {
 	// recorded is kept, so a re-evaluation racing a first serve loses
 	// nothing.
 	PutVerdict(ctx context.Context, v Verdict, blobs []digest.Digest) error
+	// UpdateVerdict replaces the result, marks and evidence of an existing
+	// verdict, keeping its blobs and served time, or returns ErrNotFound,
+	// so a re-evaluation cannot bring back a verdict deleted meanwhile.
+	UpdateVerdict(ctx context.Context, v Verdict) error
 	// Verdict returns the verdict of d in repo, or ErrNotFound.
 	Verdict(ctx context.Context, repo string, d digest.Digest) (Verdict, error)
 	// Verdicts lists the verdicts after (repo, digest) last in that order,

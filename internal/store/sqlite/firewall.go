@@ -145,6 +145,24 @@ ON CONFLICT (repo, digest) DO UPDATE SET
 	return nil
 }
 
+// UpdateVerdict replaces an existing verdict's result and evidence.
+func (m *Meta) UpdateVerdict(ctx context.Context, v store.Verdict) error {
+	res, err := m.write.ExecContext(ctx, `
+UPDATE fw_verdicts SET result = ?, artifact = ?, before_firewall = ?, evidence = ?, judged_at = ?
+WHERE repo = ? AND digest = ?`,
+		v.Result, v.Artifact, v.BeforeFirewall, v.Evidence, nanos(v.JudgedAt), v.Repo, v.Digest.String())
+	if err == nil {
+		var n int64
+		if n, err = res.RowsAffected(); err == nil && n == 0 {
+			err = store.ErrNotFound
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("update verdict %s@%s: %w", v.Repo, v.Digest, err)
+	}
+	return nil
+}
+
 const verdictColumns = `v.repo, v.digest, v.result, v.artifact, v.before_firewall, v.evidence, v.judged_at, v.served_at`
 
 func scanVerdict(row interface{ Scan(...any) error }) (store.Verdict, error) {

@@ -150,7 +150,22 @@ func testFirewallVerdicts(t *testing.T, m FirewallMeta) {
 		t.Errorf("Verdicts walk (-got +want):\n%s", diff)
 	}
 
+	// UpdateVerdict changes the judgement, not the blobs or served time.
+	v3 := v2
+	v3.Result, v3.Evidence, v3.JudgedAt = "quarantine", []byte(`{"y":2}`), at(4)
+	must(t, m.UpdateVerdict(ctx, v3), "update verdict")
+	got, _ = m.Verdict(ctx, v.Repo, v.Digest)
+	if diff := cmp.Diff(got, v3, equateEmpty); diff != "" {
+		t.Errorf("Verdict after update (-got +want):\n%s", diff)
+	}
+	if blobs, _ := m.OwnedBlobs(ctx, v.Repo, v.Digest); len(blobs) != 1 {
+		t.Errorf("OwnedBlobs after update = %v; want them kept", blobs)
+	}
+
 	must(t, m.DeleteVerdict(ctx, v.Repo, v.Digest), "delete verdict")
+	if err := m.UpdateVerdict(ctx, v3); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("UpdateVerdict after delete = %v; want ErrNotFound", err)
+	}
 	if _, err := m.Verdict(ctx, v.Repo, v.Digest); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Verdict after delete = %v; want ErrNotFound", err)
 	}

@@ -119,7 +119,15 @@ func logStartup(log *slog.Logger, c config.Config, addr net.Addr) {
 		telemetry.KeyAddr, addr.String(),
 		telemetry.KeyDataDir, c.Data,
 		slog.Group(telemetry.KeyChanged, changed...))
-	log.Info("firewall", telemetry.KeyMode, c.Firewall.Mode, telemetry.KeyFeeds, len(c.VulnDB.Feeds))
+	names := make([]string, len(c.Policies))
+	for i, p := range c.Policies {
+		names[i] = p.Name
+	}
+	log.Info("firewall",
+		telemetry.KeyMode, c.Firewall.Mode,
+		telemetry.KeyRules, len(c.Firewall.Repositories),
+		telemetry.KeyPolicies, names,
+		telemetry.KeyFeeds, len(c.VulnDB.Feeds))
 	for _, u := range c.Upstreams {
 		log.Info("upstream",
 			telemetry.KeyUpstream, u.Name,

@@ -70,5 +70,7 @@ const (
 
 // Keys added by the server's background work.
 const (
-	KeyImages = "images" // how many images an operation touched
+	KeyImages   = "images"   // how many images an operation touched
+	KeyPolicies = "policies" // the names of the configured policies, in order
+	KeyRules    = "rules"    // how many per-repository firewall rules are configured
 )

@@ -131,7 +131,10 @@ type Firewall struct {
 	log   *slog.Logger
 	since time.Time // when the firewall was first enabled
 
-	flights singleflight.Group
+	// flights shares one decision per repository and digest; inspections
+	// one inspection per digest, for an image held by several repositories.
+	flights     singleflight.Group
+	inspections singleflight.Group
 	// base is the parent of every inspection, cancelled by Close; wg counts
 	// inspections in flight.
 	base   context.Context

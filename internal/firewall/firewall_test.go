@@ -677,3 +677,23 @@ func tarBytes(t *testing.T, hdrs []*tar.Header) []byte {
 
 // rawLayer is a layer of exactly these bytes under media type mt.
 func rawLayer(b []byte, mt types.MediaType) v1.Layer { return static.NewLayer(b, mt) }
+
+// TestSameImageTwoRepositories checks that an image held by two
+// repositories is inspected once and judged in each by its settings.
+func TestSameImageTwoRepositories(t *testing.T) {
+	e := newEnv(t)
+	e.load("feeds", malRecord)
+	e.start(testSettings())
+	img := image(t, malwareFiles, "amd64", "twice")
+	p := e.push("quar/twice:1", img)
+	e.push("audit/twice:1", img)
+
+	wantStatus(t, "quarantine repo", e.manifest("GET", "quar/twice", "1"), 404, "MANIFEST_UNKNOWN")
+	wantStatus(t, "audit repo", e.manifest("GET", "audit/twice", "1"), 200, "")
+	wantStatus(t, "audit repo layer", e.blob("GET", "audit/twice", p.layers[0]), 200, "")
+	wantStatus(t, "quarantine repo layer", e.blob("GET", "quar/twice", p.layers[0]), 404, "BLOB_UNKNOWN")
+	gets := e.up.count("GET /v2/quar/twice/blobs/"+p.layers[0].String()) + e.up.count("GET /v2/audit/twice/blobs/"+p.layers[0].String())
+	if gets != 1 {
+		t.Errorf("upstream layer GETs = %d, want 1", gets)
+	}
+}

@@ -307,15 +307,18 @@ func (f *Firewall) inspection(ctx context.Context, repo cache.Repo, d digest.Dig
 		return inspection{}, err
 	}
 
-	in, err := f.inspect(ctx, repo, d, p)
-	if err != nil {
-		return in, err
-	}
-	b, err := encodeInspection(in)
-	if err != nil {
-		return in, err
-	}
-	return in, f.st.PutInventory(ctx, d, b)
+	r, err, _ := f.inspections.Do(d.String(), func() (any, error) {
+		in, err := f.inspect(ctx, repo, d, p)
+		if err != nil {
+			return in, err
+		}
+		b, err := encodeInspection(in)
+		if err != nil {
+			return in, err
+		}
+		return in, f.st.PutInventory(ctx, d, b)
+	})
+	return r.(inspection), err
 }
 
 // inspect reads the config and layers through the cache, so they are

@@ -208,3 +208,39 @@ func TestRefreshScheduled(t *testing.T) {
 		t.Errorf("got sources %s (%v), want one named by its URL", b, err)
 	}
 }
+
+// TestRefreshRetriesWhileUnready checks that a fetch failing while there
+// is no data is tried again soon, not a refresh interval later.
+func TestRefreshRetriesWhileUnready(t *testing.T) {
+	old := retryUnready
+	retryUnready = time.Millisecond
+	t.Cleanup(func() { retryUnready = old })
+
+	var fetches atomic.Int32
+	feed := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if fetches.Add(1) < 3 {
+			http.Error(w, "try later", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, osvRecord)
+	}))
+	t.Cleanup(feed.Close)
+	db, err := OpenVulnDB(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+
+	// Refresh off: refresh returns once the data is loaded.
+	c := config.VulnDB{LoadAtStart: true, Feeds: []config.Feed{{Name: "flaky", URL: feed.URL + "/osv.json"}}}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	changed := 0
+	refresh(ctx, db, c, nil, func(context.Context) { changed++ })
+	if ready, err := db.Ready(context.Background()); !ready || err != nil {
+		t.Fatalf("not ready after refresh returned (%v); %d fetches", err, fetches.Load())
+	}
+	if got := fetches.Load(); got != 3 || changed != 1 {
+		t.Errorf("got %d fetches and %d changes, want 3 and 1", got, changed)
+	}
+}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -36,50 +37,66 @@ func Feeds(c config.VulnDB) []vulndb.Feed {
 	return out
 }
 
+// retryUnready is how soon a failed fetch is tried again while there is
+// no vulnerability data at all: the firewall is not ready meanwhile, so
+// waiting a whole refresh interval would keep it down for a day after one
+// network blip at start. A variable so tests can shorten it.
+var retryUnready = 5 * time.Minute
+
 // refresh keeps the vulnerability data fresh until ctx ends, as c says,
 // and calls changed after each round that imported something:
 //
 //   - refresh on: stale or missing feeds are fetched at once (or, without
 //     load_at_start, first after one interval), then every interval;
-//   - refresh off with load_at_start: one fetch if the database is empty;
+//   - refresh off with load_at_start: the feeds are fetched if the
+//     database is empty, and nothing more once it is not;
 //   - otherwise nothing.
 //
-// Failures are logged, never fatal: a server without data still serves
-// whatever its firewall mode allows, and /readyz says why it is not ready.
-// A nil log discards.
+// While the database is empty, failed fetches are tried again every
+// retryUnready. Failures are logged, never fatal: a server without data
+// still serves whatever its firewall mode allows, and /readyz says why it
+// is not ready. A nil log discards.
 func refresh(ctx context.Context, db *vulndb.DB, c config.VulnDB, log *slog.Logger, changed func(context.Context)) {
 	log = telemetry.OrDiscard(log)
 	feeds := Feeds(c)
-	if len(feeds) == 0 {
+	if len(feeds) == 0 || (c.Refresh <= 0 && !c.LoadAtStart) {
 		return
+	}
+	if ready, err := db.Ready(ctx); c.Refresh <= 0 && err == nil && ready {
+		return // loaded already, and no schedule to keep
 	}
 	r := &vulndb.Refresher{DB: db, Feeds: feeds, Interval: c.Refresh}
 	if c.Refresh <= 0 {
-		if !c.LoadAtStart {
-			return
-		}
-		if ok, err := db.Ready(ctx); err != nil || ok {
-			return // an error here shows again on /readyz
-		}
 		r.Interval = time.Duration(1<<63 - 1) // only missing feeds
 		log.Info("loading vulnerability data", telemetry.KeyFeeds, len(feeds))
-		refreshOnce(ctx, r, log, changed)
-		return
+	} else {
+		log.Info("refreshing vulnerability data", telemetry.KeyFeeds, len(feeds), telemetry.KeyDuration, c.Refresh)
 	}
 
-	// Refresher.Run would do this loop, but says nothing of what changed.
-	log.Info("refreshing vulnerability data", telemetry.KeyFeeds, len(feeds), telemetry.KeyDuration, c.Refresh)
-	tick := time.NewTicker(c.Refresh)
-	defer tick.Stop()
+	// Refresher.Run would do this loop, but says nothing of what changed
+	// and waits a whole interval after a failure.
+	wait := c.Refresh
 	if c.LoadAtStart {
-		refreshOnce(ctx, r, log, changed)
+		wait = 0
 	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
-			refreshOnce(ctx, r, log, changed)
+		case <-time.After(wait):
+		}
+		refreshOnce(ctx, r, log, changed)
+
+		ready, err := db.Ready(ctx)
+		switch {
+		case err != nil:
+			wait = cmp.Or(c.Refresh, retryUnready) // /readyz shows the error
+		case !ready:
+			wait = min(cmp.Or(c.Refresh, retryUnready), retryUnready)
+		case c.Refresh <= 0:
+			return // loaded, and no schedule to keep
+		default:
+			wait = c.Refresh
 		}
 	}
 }

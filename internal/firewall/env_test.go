@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -128,6 +129,8 @@ type env struct {
 	clock *clock
 	fw    *firewall.Firewall
 	srv   *httptest.Server
+	// inspections counts the inspections the firewall ran.
+	inspections atomic.Int64
 }
 
 // testSettings: quarantine by default, audit, show_reason and fail_open
@@ -211,6 +214,7 @@ func (e *env) start(settings policy.Firewall, tweak ...func(*firewall.Options)) 
 	if err != nil {
 		e.t.Fatalf("firewall.New: %v", err)
 	}
+	firewall.OnInspect(fw, func(digest.Digest) { e.inspections.Add(1) })
 	e.fw = fw
 	e.serve(fw)
 }

@@ -197,6 +197,9 @@ func TestConcurrentFirstPulls(t *testing.T) {
 	if n := len(e.audit(img.manifest, firewall.ActionJudged)); n != 1 {
 		t.Errorf("judged %d times, want once", n)
 	}
+	if n := e.inspections.Load(); n != 1 {
+		t.Errorf("inspections = %d, want 1", n)
+	}
 	if n := e.up.count("GET /v2/quar/busy/blobs/" + img.layers[0].String()); n != 1 {
 		t.Errorf("upstream layer GETs = %d, want 1", n)
 	}
@@ -695,5 +698,8 @@ func TestSameImageTwoRepositories(t *testing.T) {
 	gets := e.up.count("GET /v2/quar/twice/blobs/"+p.layers[0].String()) + e.up.count("GET /v2/audit/twice/blobs/"+p.layers[0].String())
 	if gets != 1 {
 		t.Errorf("upstream layer GETs = %d, want 1", gets)
+	}
+	if n := e.inspections.Load(); n != 1 {
+		t.Errorf("inspections = %d, want 1", n)
 	}
 }

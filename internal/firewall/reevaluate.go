@@ -10,6 +10,7 @@ import (
 	"breakwater/internal/oci"
 	"breakwater/internal/policy"
 	"breakwater/internal/store"
+	"breakwater/internal/telemetry"
 )
 
 // reevaluatePage is how many verdicts Reevaluate reads at once.
@@ -104,6 +105,11 @@ func (f *Firewall) reevaluate(ctx context.Context, v store.Verdict) (int, error)
 	if err := f.audit(ctx, actorReevaluation, ActionReevaluated, v.Repo, v.Digest, summary(ev)); err != nil {
 		return 0, err
 	}
+	f.log.Info("image re-evaluated",
+		telemetry.KeyRepo, v.Repo,
+		telemetry.KeyDigest, v.Digest.String(),
+		telemetry.KeyRule, ev.Verdict.Reason,
+		telemetry.KeyDecision, v.Result)
 	if !wasBlocked && policy.Result(v.Result).Blocks() {
 		repo := splitRepo(v.Repo)
 		if err := f.record(ctx, repo, oci.Reference{}, v, ev, "", actorReevaluation); err != nil {

@@ -2,7 +2,8 @@
 // pull side: it parses names and references, routes a name to the upstream
 // that serves it, negotiates manifest media types, serves blobs with Range
 // and answers every failure in the spec's error format. It knows nothing of
-// where bytes come from: a Backend (the cache) supplies them.
+// where bytes come from: a Backend (the cache) supplies them, and an
+// optional Gate (the firewall) may withhold them.
 //
 // Endpoints:
 //

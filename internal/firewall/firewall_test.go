@@ -227,7 +227,7 @@ func TestWaitTimeout(t *testing.T) {
 
 	// The inspection goes on without the client; poll for its verdict,
 	// bounded in count, not asserting how long it takes.
-	for i := 0; i < 500 && len(e.audit(img.manifest, firewall.ActionJudged)) == 0; i++ {
+	for i := 0; i < 3000 && len(e.audit(img.manifest, firewall.ActionJudged)) == 0; i++ {
 		time.Sleep(10 * time.Millisecond)
 	}
 	wantStatus(t, "next pull", e.manifest("GET", "quar/slow", "1"), 404, "MANIFEST_UNKNOWN")

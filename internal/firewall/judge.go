@@ -148,10 +148,16 @@ func (f *Firewall) decide(
 	if v.Evidence, err = json.Marshal(ev); err != nil {
 		return v, fmt.Errorf("encode evidence: %w", err)
 	}
+	var id string
+	if policy.Result(v.Result).Blocks() {
+		if id, err = f.quarantine(ctx, repo, ref, v, ev, who); err != nil {
+			return v, err
+		}
+	}
 	if err := f.st.PutVerdict(ctx, v, p.blobs()); err != nil {
 		return v, err
 	}
-	return v, f.record(ctx, repo, ref, v, ev, who, actorFirewall)
+	return v, f.record(ctx, v, ev, id, actorFirewall)
 }
 
 // evaluate matches an inspection against the vulnerability data and
@@ -201,42 +207,44 @@ func (f *Firewall) cachedBefore(ctx context.Context, repo string, d digest.Diges
 	return err == nil && !mf.CachedAt.IsZero() && mf.CachedAt.Before(f.since)
 }
 
-// record writes the audit entries of a verdict and, for a block, the
-// quarantine record.
+// quarantine creates the record of a withheld image and returns its id (an
+// earlier record's, if the image has one). It runs before the verdict is
+// stored, so a client withheld by the verdict always finds the record.
 //
 // TODO: a platform manifest pulled by digest after its index was pulled by
 // tag (what docker does) is recorded without the tag, since the cache keeps
 // no link from a child manifest back to the tags of its indexes; admins
 // then search by repository and digest.
-func (f *Firewall) record(
+func (f *Firewall) quarantine(
 	ctx context.Context,
 	repo cache.Repo,
 	ref oci.Reference,
 	v store.Verdict,
 	ev Evidence,
-	who, actor string,
-) error {
+	who string,
+) (string, error) {
+	return f.st.PutQuarantine(ctx, store.Quarantine{
+		ID:          newID(),
+		Upstream:    repo.Upstream,
+		Repo:        v.Repo,
+		Tag:         ref.Tag,
+		Digest:      v.Digest,
+		Platform:    ev.Platform,
+		RequestedAt: f.opts.Now(),
+		RequestedBy: who,
+		Policies:    failed(ev.Verdict),
+		Evidence:    v.Evidence,
+	})
+}
+
+// record writes the audit entries of a stored verdict; id names its
+// quarantine record, empty if it has none.
+func (f *Firewall) record(ctx context.Context, v store.Verdict, ev Evidence, id, actor string) error {
 	if err := f.audit(ctx, actor, ActionJudged, v.Repo, v.Digest, summary(ev)); err != nil {
 		return err
 	}
 	switch {
-	case policy.Result(v.Result).Blocks():
-		q := store.Quarantine{
-			ID:          newID(),
-			Upstream:    repo.Upstream,
-			Repo:        v.Repo,
-			Tag:         ref.Tag,
-			Digest:      v.Digest,
-			Platform:    ev.Platform,
-			RequestedAt: f.opts.Now(),
-			RequestedBy: who,
-			Policies:    failed(ev.Verdict),
-			Evidence:    v.Evidence,
-		}
-		id, err := f.st.PutQuarantine(ctx, q)
-		if err != nil {
-			return err
-		}
+	case id != "":
 		f.log.Info("image quarantined",
 			telemetry.KeyRepo, v.Repo,
 			telemetry.KeyDigest, v.Digest.String(),

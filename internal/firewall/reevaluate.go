@@ -86,13 +86,24 @@ func (f *Firewall) reevaluate(ctx context.Context, v store.Verdict) (int, error)
 	if v.Evidence, err = json.Marshal(ev); err != nil {
 		return 0, fmt.Errorf("encode evidence: %w", err)
 	}
+	nowBlocked := policy.Result(v.Result).Blocks()
+	var id string
+	if !wasBlocked && nowBlocked {
+		if id, err = f.quarantine(ctx, splitRepo(v.Repo), oci.Reference{}, v, ev, ""); err != nil {
+			return 0, err
+		}
+	}
 	switch err := f.st.UpdateVerdict(ctx, v); {
 	case errors.Is(err, store.ErrNotFound):
-		return 0, nil // deleted meanwhile: the next pull judges it afresh
+		// Deleted meanwhile: the next pull judges it afresh.
+		if id != "" {
+			return 0, f.st.DeleteQuarantine(ctx, id)
+		}
+		return 0, nil
 	case err != nil:
 		return 0, err
 	}
-	if len(fresh) == 0 && wasBlocked == policy.Result(v.Result).Blocks() {
+	if len(fresh) == 0 && wasBlocked == nowBlocked {
 		return 0, nil
 	}
 
@@ -110,9 +121,8 @@ func (f *Firewall) reevaluate(ctx context.Context, v store.Verdict) (int, error)
 		telemetry.KeyDigest, v.Digest.String(),
 		telemetry.KeyRule, ev.Verdict.Reason,
 		telemetry.KeyDecision, v.Result)
-	if !wasBlocked && policy.Result(v.Result).Blocks() {
-		repo := splitRepo(v.Repo)
-		if err := f.record(ctx, repo, oci.Reference{}, v, ev, "", actorReevaluation); err != nil {
+	if id != "" {
+		if err := f.record(ctx, v, ev, id, actorReevaluation); err != nil {
 			return 0, err
 		}
 	}

@@ -383,6 +383,10 @@ func TestReevaluate(t *testing.T) {
 				want, code = 404, "MANIFEST_UNKNOWN"
 			}
 			wantStatus(t, "after re-evaluation", e.manifest("GET", "quar/deb", "12"), want, code)
+			recs, err := e.fw.List(t.Context(), firewall.Filter{Repo: "docker.io/quar/deb"}, 0, 0)
+			if err != nil || len(recs) != map[bool]int{false: 0, true: 1}[blockServed] {
+				t.Errorf("records = %+v, %v; want one only when served images are blocked", recs, err)
+			}
 
 			if n, err := e.fw.Reevaluate(t.Context()); err != nil || n != 0 {
 				t.Errorf("second Reevaluate = %d, %v; want nothing new", n, err)

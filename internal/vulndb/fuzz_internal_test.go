@@ -39,3 +39,31 @@ func FuzzAdd(f *testing.F) {
 		_ = b.finish()
 	})
 }
+
+// FuzzRange evaluates ranges with arbitrary versions in every ordering a
+// record can name: a feed's odd version must not panic a match.
+func FuzzRange(f *testing.F) {
+	f.Add("1.2.3", "0", "1.2.4", "")
+	f.Add("1:2.36-9+deb12u3", "2.36-9", "2.36-9+deb12u4", "")
+	f.Add("1.36.1-r29", "0", "", "1.36.1-r31")
+	f.Add("2.0rc1", "1.0.dev0", "2.0.post1", "")
+	f.Add("1:3.0.7-25.el9", "0", "1:3.0.7-27.el9", "")
+	f.Add("2.14.1-SNAPSHOT", "2.0-beta", "2.15.0", "")
+	ecosystems := []string{"Debian:12", "Alpine:v3.20", "Red Hat", "Go", "npm", "PyPI", "Maven"}
+	f.Fuzz(func(t *testing.T, version, introduced, fixed, lastAffected string) {
+		for _, eco := range ecosystems {
+			v, err := parseVersion(eco, version)
+			if err != nil {
+				continue
+			}
+			a := Affected{
+				Ecosystem: eco,
+				Ranges: []Range{{Type: "ECOSYSTEM", Events: []Event{
+					{Introduced: introduced}, {Fixed: fixed}, {LastAffected: lastAffected},
+				}}},
+				Versions: []string{introduced, fixed},
+			}
+			a.affects(eco, v)
+		}
+	})
+}

@@ -18,10 +18,18 @@ import (
 // record that affects a component's installed version, with the vendor's
 // status, the fixed version and the best CVSS score; and each file whose
 // digest is on a known-bad list. Withdrawn records never match.
-func (db *DB) Match(ctx context.Context, inv *inventory.Inventory) ([]inventory.Finding, error) {
+func (db *DB) Match(ctx context.Context, inv *inventory.Inventory) (_ []inventory.Finding, err error) {
 	if inv == nil {
 		return nil, nil
 	}
+	// Version orderings come from a library fed by feeds; a panic on an
+	// odd version must fail this match (the firewall then fails closed),
+	// not the server.
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("match inventory: %v", p)
+		}
+	}()
 	var matched []match
 	// Images hold many copies of one package (node_modules); ask the store
 	// once per package.

@@ -37,5 +37,8 @@ func (c *Cache) Blob(ctx context.Context, repo Repo, d digest.Digest) (*Blob, er
 	if err := c.knownMissing(repo, ""); err != nil {
 		return nil, err
 	}
+	if c.missedBlob != nil {
+		c.missedBlob()
+	}
 	return c.fillBlob(ctx, up, repo, d)
 }

@@ -125,6 +125,9 @@ type Cache struct {
 	// joinedFlight, when set by a test, is called once a caller waits
 	// for a shared manifest fetch.
 	joinedFlight func(key string)
+	// missedBlob, when set by a test, is called once a caller found a
+	// blob missing from the store, before it looks for a fill.
+	missedBlob func()
 }
 
 // New returns a Cache.

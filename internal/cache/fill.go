@@ -133,11 +133,19 @@ func (c *Cache) join(ctx context.Context, f *fill) (*Blob, error) {
 
 // runFill copies, verifies and commits f, then releases its readers.
 func (c *Cache) runFill(ctx context.Context, up Upstream, f *fill) {
-	err := c.copyFill(ctx, up, f)
-	if err == nil {
-		c.commitFill(ctx, f)
-	} else {
-		c.abortFill(f, err)
+	var err error
+	switch {
+	case c.stored(ctx, f.repo, f.d):
+		// A fill that ended between the caller's look at the store and
+		// this one's start has stored it: the waiters open it from there.
+		c.abortFill(f, nil)
+	default:
+		err = c.copyFill(ctx, up, f)
+		if err == nil {
+			c.commitFill(ctx, f)
+		} else {
+			c.abortFill(f, err)
+		}
 	}
 	select {
 	case <-f.started:
@@ -247,7 +255,8 @@ func (c *Cache) commitFill(ctx context.Context, f *fill) {
 	f.cond.Broadcast()
 }
 
-// abortFill removes the partial file and fails every reader.
+// abortFill removes the partial file, if any, and ends f with err: every
+// reader fails with it, or with nil opens the blob from the store.
 func (c *Cache) abortFill(f *fill, err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -346,6 +355,15 @@ func (r *fillReader) Read(p []byte) (int, error) {
 func (r *fillReader) Close() error {
 	r.stop()
 	return r.file.Close()
+}
+
+// stored reports whether repo is known to hold d and the bytes are there.
+func (c *Cache) stored(ctx context.Context, repo Repo, d digest.Digest) bool {
+	if c.opts.Meta.HasBlob(ctx, repo.String(), d) != nil {
+		return false
+	}
+	_, err := c.opts.Blobs.Stat(ctx, d)
+	return err == nil
 }
 
 // openStored opens d from the store.

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -427,5 +428,40 @@ func TestBlobSizeLimit(t *testing.T) {
 				t.Errorf("blob stored: got %v, want %v", stored, tt.streamErr == nil)
 			}
 		})
+	}
+}
+
+// TestBlobMissedJustBeforeCommit: a caller that found the blob missing
+// just before another caller's fill stored it and ended reads it from the
+// store instead of fetching it again.
+func TestBlobMissedJustBeforeCommit(t *testing.T) {
+	e := newEnv(t)
+	ctx := testContext(t)
+	d, want := pushLayer(e, 4<<10)
+	var missed atomic.Bool
+	e.cache.missedBlob = func() {
+		if missed.Swap(true) {
+			return // the other caller
+		}
+		b, err := e.cache.Blob(ctx, e.repo, d)
+		if err != nil {
+			t.Errorf("other caller's Blob: %v", err)
+			return
+		}
+		if _, err := readBlob(b); err != nil {
+			t.Errorf("other caller's read: %v", err)
+		}
+		e.cache.wg.Wait() // its fill has left the map
+	}
+
+	b, err := e.cache.Blob(ctx, e.repo, d)
+	if err != nil {
+		t.Fatalf("Blob: %v", err)
+	}
+	if got, err := readBlob(b); err != nil || !bytes.Equal(got, want) {
+		t.Errorf("read %d bytes, %v; want %d bytes", len(got), err, len(want))
+	}
+	if got := e.count("GET", "blobs"); got != 1 {
+		t.Errorf("upstream blob GETs: got %d, want 1", got)
 	}
 }

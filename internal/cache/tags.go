@@ -16,6 +16,11 @@ import (
 // Tags lists repo's tags after last, at most n (n <= 0: all), in lexical
 // order: the upstream's list when it answers, the cached tags when it
 // fails for any reason but saying the repository does not exist.
+//
+// TODO: unlike a tag's revalidation, the list is asked with the upstream
+// client's full timeout and retries even of an upstream that just failed
+// one, so a hanging upstream holds a tag listing for minutes before the
+// cached list is served; the same goes for Referrers.
 func (c *Cache) Tags(ctx context.Context, repo Repo, last string, n int) ([]string, error) {
 	up, err := c.upstream(repo)
 	if err != nil {

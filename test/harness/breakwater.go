@@ -82,6 +82,11 @@ type BreakwaterOptions struct {
 	DataDir string
 	// Config, if set, is passed as --config.
 	Config string
+	// Firewall is the firewall mode for every repository (--firewall).
+	// Empty means off: tests of the proxy alone judge nothing, and with
+	// the firewall off serve fetches no vulnerability feeds, which here
+	// would mean traffic to hosts outside this machine.
+	Firewall string
 	// Args are extra arguments after "serve"; Env extra environment.
 	Args []string
 	Env  []string
@@ -119,6 +124,11 @@ func StartBreakwater(t testing.TB, opts BreakwaterOptions) *Breakwater {
 	if opts.Config != "" {
 		args = append(args, "--config", opts.Config)
 	}
+	firewall := opts.Firewall
+	if firewall == "" {
+		firewall = "off"
+	}
+	args = append(args, "--firewall", firewall)
 	args = append(args, opts.Args...)
 
 	env := append([]string{}, opts.Env...)

@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,8 +12,8 @@ import (
 // TestHangingUpstreamServesStale checks that a cached tag past its maximum
 // age is served stale once the revalidation budget runs out on an upstream
 // that takes connections and never answers, with no retry beyond it, and
-// that the upstream is then left alone for UnhealthyFor while tags never
-// pulled still go to it.
+// that the upstream is then left alone for UnhealthyFor (the tag list
+// too) while tags never pulled still go to it.
 func TestHangingUpstreamServesStale(t *testing.T) {
 	const unhealthyFor = time.Minute
 	e := newEnv(t, withRetries(3), withOptions(func(o *Options) {
@@ -71,6 +72,15 @@ func TestHangingUpstreamServesStale(t *testing.T) {
 		if got := e.warnings("upstream unhealthy"); got != st.wantWarns {
 			t.Errorf("%s: warnings: got %d, want %d", st.name, got, st.wantWarns)
 		}
+	}
+
+	// The tag list comes from the cache while the upstream counts as down.
+	tags, err := e.cache.Tags(ctx, e.repo, "", 0)
+	if err != nil || !slices.Equal(tags, []string{"v1"}) {
+		t.Errorf("Tags while unhealthy: got %q, %v; want the cached [v1]", tags, err)
+	}
+	if got := e.sentCount("GET", "tags"); got != 0 {
+		t.Errorf("Tags while unhealthy: tag list GETs sent: got %d, want 0", got)
 	}
 
 	// A tag never pulled has nothing stale to serve: it is fetched.

@@ -15,12 +15,13 @@ import (
 
 // Tags lists repo's tags after last, at most n (n <= 0: all), in lexical
 // order: the upstream's list when it answers, the cached tags when it
-// fails for any reason but saying the repository does not exist.
+// fails for any reason but saying the repository does not exist, or at
+// once while the upstream counts as down after a failed revalidation.
 //
-// TODO: unlike a tag's revalidation, the list is asked with the upstream
-// client's full timeout and retries even of an upstream that just failed
-// one, so a hanging upstream holds a tag listing for minutes before the
-// cached list is served; the same goes for Referrers.
+// TODO: a failing tag list does not itself mark the upstream down and is
+// not bounded like a revalidation, so a hanging upstream nobody pulled a
+// tag from lately holds a listing for the client's full timeout and
+// retries; Referrers asks such an upstream too.
 func (c *Cache) Tags(ctx context.Context, repo Repo, last string, n int) ([]string, error) {
 	up, err := c.upstream(repo)
 	if err != nil {
@@ -29,8 +30,14 @@ func (c *Cache) Tags(ctx context.Context, repo Repo, last string, n int) ([]stri
 	if err := c.knownMissing(repo, ""); err != nil {
 		return nil, err
 	}
+	if c.health.down(repo.Upstream) {
+		if cached, ok := c.cachedTags(ctx, repo, last, n); ok {
+			return cached, nil
+		}
+	}
 	tags, err := up.Tags(ctx, repo.Path)
 	if err == nil {
+		c.health.ok(repo.Upstream)
 		return page(tags, last, n), nil
 	}
 	if isNotFound(err) {
@@ -38,8 +45,8 @@ func (c *Cache) Tags(ctx context.Context, repo Repo, last string, n int) ([]stri
 		return nil, fmt.Errorf("list tags of %s: %w", repo, err)
 	}
 
-	cached, cerr := c.opts.Meta.Tags(ctx, repo.String(), last, n)
-	if cerr != nil || len(cached) == 0 && last == "" {
+	cached, ok := c.cachedTags(ctx, repo, last, n)
+	if !ok {
 		return nil, fmt.Errorf("list tags of %s: %w", repo, err)
 	}
 	c.log.Warn("serving cached tag list",
@@ -47,6 +54,16 @@ func (c *Cache) Tags(ctx context.Context, repo Repo, last string, n int) ([]stri
 		telemetry.KeyRepo, repo.String(),
 		telemetry.KeyError, err)
 	return cached, nil
+}
+
+// cachedTags returns a page of the tags the cache holds for repo, and
+// false when it has none to offer in place of the upstream's list.
+func (c *Cache) cachedTags(ctx context.Context, repo Repo, last string, n int) ([]string, bool) {
+	cached, err := c.opts.Meta.Tags(ctx, repo.String(), last, n)
+	if err != nil || len(cached) == 0 && last == "" {
+		return nil, false
+	}
+	return cached, true
 }
 
 // page sorts tags and returns those after last, at most n (n <= 0: all).

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"breakwater/internal/oci"
 )
 
 // TestHangingUpstreamServesStale checks that a cached tag past its maximum
@@ -102,4 +104,41 @@ func (e *env) warnings(msg string) int {
 		}
 	}
 	return n
+}
+
+// TestReferrersWhileUnhealthy: while an upstream counts as down, referrers
+// are answered from the cache without asking it, the referrers tag too.
+func TestReferrersWhileUnhealthy(t *testing.T) {
+	const sigType = "application/vnd.example.sig.v1+json"
+	e := newEnv(t, withOptions(func(o *Options) { o.RevalidateTimeout = 100 * time.Millisecond }))
+	ctx := testContext(t)
+	subject, referrer := pushReferrer(e, sigType)
+	if _, err := e.cache.Manifest(ctx, e.repo, oci.Reference{Digest: referrer}); err != nil {
+		t.Fatalf("Manifest of the referrer: %v", err)
+	}
+	if _, err := e.cache.Manifest(ctx, e.repo, tagRef("v1")); err != nil {
+		t.Fatalf("cold Manifest: %v", err)
+	}
+
+	// A failed revalidation marks the upstream down.
+	e.setIntercept(func(w http.ResponseWriter, r *http.Request) bool {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return true
+	})
+	e.clock.Advance(testTagMaxAge + 1)
+	if m, err := e.cache.Manifest(ctx, e.repo, tagRef("v1")); err != nil || !m.Stale {
+		t.Fatalf("Manifest: got %v, %v; want it stale", m, err)
+	}
+	e.resetCounts()
+
+	body, err := e.cache.Referrers(ctx, e.repo, subject, "")
+	if err != nil {
+		t.Fatalf("Referrers: %v", err)
+	}
+	if !strings.Contains(string(body), referrer.String()) {
+		t.Errorf("Referrers: got %s, want it to list %s", body, referrer)
+	}
+	if got := e.total(); got != 0 {
+		t.Errorf("upstream requests for referrers while unhealthy: got %d, want 0", got)
+	}
 }

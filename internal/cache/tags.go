@@ -21,7 +21,7 @@ import (
 // TODO: a failing tag list does not itself mark the upstream down and is
 // not bounded like a revalidation, so a hanging upstream nobody pulled a
 // tag from lately holds a listing for the client's full timeout and
-// retries; Referrers asks such an upstream too.
+// retries; the same goes for Referrers.
 func (c *Cache) Tags(ctx context.Context, repo Repo, last string, n int) ([]string, error) {
 	up, err := c.upstream(repo)
 	if err != nil {
@@ -86,8 +86,9 @@ func page(tags []string, last string, n int) []string {
 
 // Referrers returns an OCI image index of the manifests referring to d,
 // filtered by artifactType when it is not empty: the upstream's answer
-// verbatim, or, when the upstream has no referrers API or fails, an index
-// built from the manifests with a subject the cache holds.
+// verbatim, or, when the upstream has no referrers API, fails or counts
+// as down after a failed revalidation, an index built from the manifests
+// with a subject the cache holds.
 //
 // TODO: an index built from the cache lacks the referrers' annotations,
 // which are not recorded; signature tools that select by annotation will
@@ -101,6 +102,12 @@ func (c *Cache) Referrers(
 	up, err := c.upstream(repo)
 	if err != nil {
 		return nil, err
+	}
+	if c.health.down(repo.Upstream) {
+		// Ask nothing of an upstream that just failed, not even for the
+		// referrers tag: that is read as cached, whatever its age.
+		tagged := c.storedReferrersTag(ctx, repo, d)
+		return c.cachedReferrers(ctx, repo, d, artifactType, tagged)
 	}
 	// TODO: the upstream's index is passed on verbatim even if the upstream
 	// ignored the artifactType filter; the HTTP layer cannot tell whether
@@ -129,8 +136,7 @@ func (c *Cache) Referrers(
 // so the index is cached and served stale when the upstream is down. A
 // missing, unreachable or malformed tag means no entries.
 func (c *Cache) fallbackReferrers(ctx context.Context, repo Repo, d digest.Digest) []referrerEntry {
-	tag := oci.Reference{Tag: d.Algorithm().String() + "-" + d.Encoded()}
-	m, err := c.Manifest(ctx, repo, tag)
+	m, err := c.Manifest(ctx, repo, referrersTag(d))
 	if errors.Is(err, oci.ErrManifestUnknown) || errors.Is(err, oci.ErrNameUnknown) {
 		return nil
 	}
@@ -143,6 +149,29 @@ func (c *Cache) fallbackReferrers(ctx context.Context, repo Repo, d digest.Diges
 			telemetry.KeyError, err)
 		return nil
 	}
+	return c.referrersEntries(repo, d, m)
+}
+
+// storedReferrersTag reads the referrers tag's index from the cache alone.
+func (c *Cache) storedReferrersTag(ctx context.Context, repo Repo, d digest.Digest) []referrerEntry {
+	t, err := c.opts.Meta.Tag(ctx, repo.String(), referrersTag(d).Tag)
+	if err != nil {
+		return nil
+	}
+	m, err := c.cachedManifest(ctx, repo, t.Digest)
+	if err != nil {
+		return nil
+	}
+	return c.referrersEntries(repo, d, m)
+}
+
+// referrersTag is the tag the referrers tag schema lists d's referrers under.
+func referrersTag(d digest.Digest) oci.Reference {
+	return oci.Reference{Tag: d.Algorithm().String() + "-" + d.Encoded()}
+}
+
+// referrersEntries reads the entries of m, the referrers tag's index of d.
+func (c *Cache) referrersEntries(repo Repo, d digest.Digest, m *Manifest) []referrerEntry {
 	if m.MediaType != oci.MediaTypeOCIIndex {
 		return nil
 	}

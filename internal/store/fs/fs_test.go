@@ -1,14 +1,20 @@
 package fs_test
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"io"
 	iofs "io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -296,4 +302,68 @@ func BenchmarkOpenRead(b *testing.B) {
 		}
 		rc.Close()
 	}
+}
+
+// TestSharedRootAcrossProcesses runs the first store in a child process:
+// its spool survives a second New while it lives, and goes with the next
+// New once it was killed, since the kernel drops a dead process's lock.
+func TestSharedRootAcrossProcesses(t *testing.T) {
+	if root := os.Getenv("FS_TEST_CHILD_ROOT"); root != "" {
+		childStore(root)
+		return
+	}
+	root := t.TempDir()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestSharedRootAcrossProcesses$")
+	cmd.Env = append(os.Environ(), "FS_TEST_CHILD_ROOT="+root)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("read the child's spool file: %v", err)
+	}
+	spooled := strings.TrimSpace(line)
+
+	newBlobs(t, root)
+	if _, err := os.Stat(spooled); err != nil {
+		t.Errorf("live child's spool file after a second New: %v; want it kept", err)
+	}
+
+	cmd.Process.Kill()
+	cmd.Wait()
+	newBlobs(t, root)
+	if _, err := os.Stat(filepath.Dir(spooled)); !errors.Is(err, iofs.ErrNotExist) {
+		t.Errorf("killed child's spool after New: %v; want it removed", err)
+	}
+}
+
+// childStore opens a store at root, spools a file, prints its path and
+// waits for its stdin to close, or to be killed.
+func childStore(root string) {
+	b, err := fs.New(root, fs.Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	path := filepath.Join(b.TempDir(), "fill-1")
+	if err := os.WriteFile(path, []byte("half a layer"), 0o600); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Println(path)
+	io.Copy(io.Discard, os.Stdin)
+	os.Exit(0)
 }

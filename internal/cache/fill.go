@@ -177,7 +177,8 @@ func (c *Cache) copyFill(ctx context.Context, up Upstream, f *fill) error {
 	defer body.Close()
 	limit := c.opts.MaxBlobSize
 	if size > limit {
-		return fmt.Errorf("fetch blob %s of %s: declared %d bytes: %w", f.d, f.repo, size, c.errTooLarge())
+		return fmt.Errorf("fetch blob %s of %s: declared %d bytes: %w",
+			f.d, f.repo, size, c.errTooLarge())
 	}
 	tmp, err := os.CreateTemp(c.opts.Blobs.TempDir(), "fill-*")
 	if err != nil {

@@ -153,7 +153,11 @@ func (c *Cache) fallbackReferrers(ctx context.Context, repo Repo, d digest.Diges
 }
 
 // storedReferrersTag reads the referrers tag's index from the cache alone.
-func (c *Cache) storedReferrersTag(ctx context.Context, repo Repo, d digest.Digest) []referrerEntry {
+func (c *Cache) storedReferrersTag(
+	ctx context.Context,
+	repo Repo,
+	d digest.Digest,
+) []referrerEntry {
 	t, err := c.opts.Meta.Tag(ctx, repo.String(), referrersTag(d).Tag)
 	if err != nil {
 		return nil

@@ -110,7 +110,8 @@ func satisfiable(h string, specs []rangeSpec, size int64) ([]byteRange, error) {
 		}
 	}
 	if len(ranges) == 0 {
-		return nil, badRequest(fmt.Errorf("range %q: no range overlaps the blob: %w", h, oci.ErrRangeInvalid))
+		err := fmt.Errorf("range %q: no range overlaps the blob: %w", h, oci.ErrRangeInvalid)
+		return nil, badRequest(err)
 	}
 	return ranges, nil
 }

@@ -40,7 +40,8 @@ func claimSpool(tmp string) (*spool, error) {
 			return s, err
 		}
 	}
-	return nil, fmt.Errorf("claim spool directory in %s: lost %d races for a fresh lock", tmp, maxClaims)
+	return nil, fmt.Errorf("claim spool directory in %s: lost %d races for a fresh lock",
+		tmp, maxClaims)
 }
 
 // tryClaim returns a locked spool, or nil and no error when another

@@ -144,7 +144,8 @@ func (c *Cache) revalidateTag(ctx context.Context, up Upstream, repo Repo, t sto
 	cancel()
 	if err != nil {
 		c.rememberNotFound(repo, t.Name, err)
-		return nil, fmt.Errorf("revalidate tag %s:%s: %w", repo, t.Name, err)
+		return nil, fmt.Errorf("revalidate tag %s:%s within %s: %w",
+			repo, t.Name, c.opts.RevalidateTimeout, err)
 	}
 	if desc.Digest == "" {
 		// Some registries send no Docker-Content-Digest on HEAD.

@@ -145,6 +145,12 @@ func reap(dir, lockPath string) error {
 // holds it on the file still at f's name: false with no error when
 // another open file holds the lock, or when the name was removed (by a
 // reap or a release) between the open and the lock.
+//
+// flock, not fcntl: an fcntl lock never conflicts within one process and
+// is dropped when the process closes any descriptor of the file, so two
+// stores in one process (tests, or a command that opens the root twice)
+// would take each other's spools for dead. Linux emulates flock with
+// fcntl locks on NFS, where that caveat comes back.
 func lock(f *os.File) (bool, error) {
 	err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 	if errors.Is(err, syscall.EWOULDBLOCK) {

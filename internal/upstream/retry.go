@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -203,9 +204,9 @@ func (c *Client) attemptError(ctx, actx context.Context, err error) error {
 		return unavailable(ctx.Err())
 	case errors.Is(context.Cause(actx), errTimeout):
 		return &retryable{err: unavailable(fmt.Errorf("no answer within %s", c.timeout))}
-	case isNoSuchHost(err):
-		// The resolver has answered; asking again within one request
-		// only delays the same answer.
+	case isNoSuchHost(err), isBadCertificate(err):
+		// The resolver or the certificate check has answered; asking
+		// again within one request only delays the same answer.
 		return unavailable(err)
 	case errors.Is(err, oci.ErrUnavailable):
 		return &retryable{err: err}
@@ -220,6 +221,13 @@ func (c *Client) attemptError(ctx, actx context.Context, err error) error {
 func isNoSuchHost(err error) bool {
 	var de *net.DNSError
 	return errors.As(err, &de) && de.IsNotFound
+}
+
+// isBadCertificate reports whether err is the remote's certificate failing
+// verification: unknown authority, wrong name or expired.
+func isBadCertificate(err error) bool {
+	var ve *tls.CertificateVerificationError
+	return errors.As(err, &ve)
 }
 
 // check returns nil for a 2xx answer and otherwise closes resp and returns

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -148,6 +150,31 @@ func TestResolverErrors(t *testing.T) {
 				t.Errorf("HeadManifest err = %v after %d dials; want %v after %d", err, dials.Load(), oci.ErrUnavailable, tt.wantDials)
 			}
 		})
+	}
+}
+
+// TestBadCertificateIsNotRetried: a certificate that fails verification
+// fails it again on the next attempt.
+func TestBadCertificateIsNotRetried(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.NotFoundHandler())
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes
+	srv.StartTLS()
+	defer srv.Close()
+	var dials atomic.Int64
+	var dialer net.Dialer
+	transport := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dials.Add(1)
+		return dialer.DialContext(ctx, network, addr)
+	}}
+	c, err := New(Options{URL: srv.URL, Retries: 2, Transport: transport})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.sleep = (&waitLog{}).sleep
+
+	_, err = c.HeadManifest(t.Context(), "app", tagRef("1"))
+	if !errors.Is(err, oci.ErrUnavailable) || dials.Load() != 1 {
+		t.Errorf("HeadManifest err = %v after %d dials; want %v after 1", err, dials.Load(), oci.ErrUnavailable)
 	}
 }
 

@@ -189,7 +189,8 @@ func (c *Client) send(
 	return resp, nil
 }
 
-// attemptError sorts a failed request: the caller's cancellation ends the
+// attemptError sorts a failed request: the caller's cancellation, a host
+// that does not exist and a certificate that fails verification end the
 // retries, an error from our handshake keeps its kind, and anything else
 // (connection refused, reset, our timeout) is worth another attempt.
 func (c *Client) attemptError(ctx, actx context.Context, err error) error {

@@ -1,8 +1,10 @@
 // Package server builds a running breakwater from a configuration: the
 // upstream clients and routing, the stores under the data directory, the
-// cache, the vulnerability database and the registry handler with
-// /healthz and /readyz beside it. Commands and benchmarks share it so
-// there is one wiring to keep true.
+// cache, the vulnerability database, the firewall as the registry's gate,
+// and the registry handler with /healthz and /readyz beside it. Commands
+// and benchmarks share it so there is one wiring to keep true; Start runs
+// the background work (feed refreshes, re-evaluation) that only serve
+// wants.
 package server
 
 import (
@@ -50,7 +52,7 @@ type Server struct {
 //
 //	<data>/
 //	  blobs/sha256/..   content-addressed blobs (see package fs)
-//	  tmp/              spool for blobs being fetched
+//	  tmp/              spools for blobs being fetched, one per process
 //	  meta.db           SQLite metadata: tags and their history, manifests,
 //	                    and the firewall's verdicts, quarantine and audit log
 //	  vulndb.db         SQLite vulnerability records (see package vulndb)

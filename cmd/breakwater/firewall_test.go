@@ -228,6 +228,7 @@ func TestQuarantineCommands(t *testing.T) {
 	}
 	for _, st := range steps {
 		out, err := fx.run(t, st.args...)
+		t.Logf("breakwater %s:\n%s", strings.Join(st.args, " "), out)
 		if st.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), st.wantErr) {
 				t.Errorf("%s: got error %v, want one containing %q", st.name, err, st.wantErr)

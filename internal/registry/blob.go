@@ -38,9 +38,13 @@ func (h *Handler) blob(w http.ResponseWriter, r *http.Request, req *request) err
 	}
 
 	// A Range is checked before any header is set, so a 416 carries the
-	// spec's error and not net/http's plain text, nor blob headers.
+	// spec's error and not net/http's plain text, nor blob headers. Of a
+	// blob whose size nobody knows yet it is ignored, as RFC 9110 allows.
 	tag := etag(d)
-	ranges, err := requestedRanges(r, tag, b.Size)
+	var ranges []byteRange
+	if b.Size >= 0 {
+		ranges, err = requestedRanges(r, tag, b.Size)
+	}
 	if err != nil {
 		w.Header().Set("Content-Range", fmt.Sprintf("bytes */%d", b.Size))
 		return err
@@ -73,6 +77,9 @@ func (h *Handler) blob(w http.ResponseWriter, r *http.Request, req *request) err
 // slice. Several ranges get the whole blob with a 200, which the spec
 // allows: multipart bodies from a one-way stream buy no client anything.
 func serveStream(w http.ResponseWriter, r *http.Request, b *cache.Blob, ranges []byteRange) error {
+	if b.Size < 0 {
+		return serveUnsized(w, r, b)
+	}
 	hd := w.Header()
 	if r.Method == http.MethodHead {
 		hd.Set("Content-Length", strconv.FormatInt(b.Size, 10))
@@ -97,6 +104,22 @@ func serveStream(w http.ResponseWriter, r *http.Request, b *cache.Blob, ranges [
 	// check; waiting for the fill would hold each such range until the
 	// whole blob arrived.
 	if err := copyStream(w, b.Stream, rg.length, rg.start+rg.length == b.Size); err != nil {
+		return fmt.Errorf("stream blob: %w", err)
+	}
+	return nil
+}
+
+// serveUnsized serves a cold blob whose upstream sent no length: whole,
+// and without a Content-Length, even for HEAD, rather than hold the
+// response until the fill ends. A failure needs no byte held back: the
+// body goes out chunked, and the aborted connection never carries the
+// chunk that would end it.
+func serveUnsized(w http.ResponseWriter, r *http.Request, b *cache.Blob) error {
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		return nil
+	}
+	if _, err := io.Copy(w, b.Stream); err != nil {
 		return fmt.Errorf("stream blob: %w", err)
 	}
 	return nil

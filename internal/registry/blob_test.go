@@ -2,6 +2,7 @@ package registry
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opencontainers/go-digest"
+
+	"breakwater/internal/cache"
 	"breakwater/internal/oci"
 )
 
@@ -297,5 +301,80 @@ func TestColdBlobErrorBeforeHeaders(t *testing.T) {
 	body := readBody(t, resp)
 	if resp.StatusCode != 503 || errorCode(t, body) != "UNAVAILABLE" {
 		t.Errorf("got %d %s, want 503 UNAVAILABLE", resp.StatusCode, body)
+	}
+}
+
+// unsized serves cold blobs as from an upstream that sent no
+// Content-Length, whose size the cache reports as -1.
+type unsized struct{ *fakeBackend }
+
+func (u unsized) Blob(ctx context.Context, repo cache.Repo, d digest.Digest) (*cache.Blob, error) {
+	b, err := u.fakeBackend.Blob(ctx, repo, d)
+	if b != nil {
+		b.Size = -1
+	}
+	return b, err
+}
+
+// TestColdBlobOfUnknownSize checks, over a real connection, that a cold
+// blob of unknown size goes out whole without a length, a Range ignored,
+// and that a failing stream still fails the client's read.
+func TestColdBlobOfUnknownSize(t *testing.T) {
+	tests := []struct {
+		name      string
+		method    string
+		rng       string
+		streamErr error
+		wantBody  string
+	}{
+		{name: "get", method: "GET", wantBody: blobContent},
+		{name: "range ignored", method: "GET", rng: "bytes=0-4", wantBody: blobContent},
+		{name: "head", method: "HEAD"},
+		{name: "failing stream", method: "GET", streamErr: fmt.Errorf("verify blob: %w", oci.ErrDigestInvalid)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newFakeBackend(t)
+			b.cold, b.streamErr = true, tt.streamErr
+			d := b.addBlob([]byte(blobContent))
+			srv := httptest.NewServer(New(unsized{b}, testRouter(t), Options{}))
+			defer srv.Close()
+
+			req, err := http.NewRequestWithContext(t.Context(), tt.method, srv.URL+"/v2/node/blobs/"+d.String(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.rng != "" {
+				req.Header.Set("Range", tt.rng)
+			}
+			resp, err := srv.Client().Do(req)
+			if err != nil {
+				if tt.streamErr == nil {
+					t.Fatalf("%s: %v", tt.method, err)
+				}
+				return
+			}
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			if tt.streamErr != nil {
+				if err == nil {
+					t.Errorf("status %d, body read ended cleanly with %d bytes, want an error", resp.StatusCode, len(body))
+				}
+				return
+			}
+			if err != nil || resp.StatusCode != 200 || string(body) != tt.wantBody {
+				t.Errorf("got %d %q, %v; want 200 %q", resp.StatusCode, body, err, tt.wantBody)
+			}
+			// net/http may find the length itself once a small body is done.
+			if n := resp.ContentLength; n != -1 && n != int64(len(body)) {
+				t.Errorf("Content-Length %d for %d bytes; want none or the body's", n, len(body))
+			}
+			if got := resp.Header.Get("Content-Range"); got != "" {
+				t.Errorf("Content-Range %q; want none", got)
+			}
+			if got := resp.Header.Get("Docker-Content-Digest"); got != d.String() {
+				t.Errorf("Docker-Content-Digest = %q, want %s", got, d)
+			}
+		})
 	}
 }

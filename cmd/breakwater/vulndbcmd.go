@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -14,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"breakwater/internal/config"
+	"breakwater/internal/firewall"
 	"breakwater/internal/server"
 	"breakwater/internal/vulndb"
 )
@@ -87,6 +89,10 @@ func reevaluate(ctx context.Context, stdout io.Writer, c config.Config) error {
 		return fmt.Errorf("imported, but cannot re-evaluate cached images: %w", err)
 	}
 	defer a.Close()
+	if err := a.Ready(ctx); errors.Is(err, firewall.ErrNotReady) {
+		_, err = fmt.Fprintln(stdout, "no vulnerability records yet: the firewall is not ready, nothing re-evaluated")
+		return err
+	}
 	n, err := a.Reevaluate(ctx)
 	if err != nil {
 		return fmt.Errorf("imported, but re-evaluating cached images failed: %w", err)
@@ -133,14 +139,17 @@ func newVulnDBStatusCmd(stdout io.Writer, load loader) *cobra.Command {
 				return err
 			}
 			defer db.Close()
-			srcs, err := db.Status(cmd.Context())
-			if err != nil {
+			var st status
+			if st.Sources, err = db.Status(cmd.Context()); err != nil {
+				return err
+			}
+			if st.Ready, err = db.Ready(cmd.Context()); err != nil {
 				return err
 			}
 			if format == "json" {
-				return writeJSON(stdout, srcs)
+				return writeJSON(stdout, st)
 			}
-			return printStatus(stdout, srcs, time.Now())
+			return printStatus(stdout, st, time.Now())
 		},
 	}
 	addDataFlag(cmd, &f)
@@ -150,28 +159,47 @@ func newVulnDBStatusCmd(stdout io.Writer, load loader) *cobra.Command {
 
 // printStatus writes one line per source and then the totals per
 // ecosystem, the numbers a firewall's findings rest on.
-func printStatus(w io.Writer, srcs []vulndb.Source, now time.Time) error {
-	if len(srcs) == 0 {
+func printStatus(w io.Writer, st status, now time.Time) error {
+	if len(st.Sources) == 0 {
 		_, err := fmt.Fprintln(w, "no vulnerability data imported: the firewall is not ready (run breakwater vulndb import, or serve with vulndb.feeds)")
 		return err
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SOURCE\tIMPORTED\tAGE\tRECORDS\tUNKNOWN FILES")
-	total := map[string]int{}
-	for _, s := range srcs {
-		n := 0
-		for eco, c := range s.Counts {
-			n += c
-			total[eco] += c
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\n", s.Name, s.ImportedAt.UTC().Format(time.RFC3339), age(now.Sub(s.ImportedAt)), n, s.Unknown)
+	if !st.Ready {
+		fmt.Fprintln(w, "no vulnerability records, only known-bad file digests: the firewall is not ready")
 	}
-	fmt.Fprintln(tw, "\t\t\t\t")
-	fmt.Fprintln(tw, "ECOSYSTEM\tRECORDS\t\t\t")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SOURCE\tIMPORTED\tAGE\tRECORDS\tUNKNOWN FILES\tBY ECOSYSTEM")
+	total := map[string]int{}
+	for _, s := range st.Sources {
+		n := 0
+		var by []string
+		for _, eco := range slices.Sorted(maps.Keys(s.Counts)) {
+			n += s.Counts[eco]
+			total[eco] += s.Counts[eco]
+			by = append(by, fmt.Sprintf("%s:%d", eco, s.Counts[eco]))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\n",
+			s.Name, s.ImportedAt.UTC().Format(time.RFC3339), age(now.Sub(s.ImportedAt)), n, s.Unknown, strings.Join(by, " "))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ECOSYSTEM\tRECORDS")
 	for _, eco := range slices.Sorted(maps.Keys(total)) {
-		fmt.Fprintf(tw, "%s\t%d\t\t\t\n", eco, total[eco])
+		fmt.Fprintf(tw, "%s\t%d\n", eco, total[eco])
 	}
 	return tw.Flush()
+}
+
+// status is what vulndb status reports; --format json prints it as is.
+type status struct {
+	// Ready says whether the firewall can judge: some vulnerability
+	// records are loaded.
+	Ready   bool            `json:"ready"`
+	Sources []vulndb.Source `json:"sources"`
 }
 
 // age rounds d for reading: minutes under two hours, hours under two

@@ -65,8 +65,8 @@ func TestVulnDBCommands(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{"table", nil, []string{"SOURCE", "test-osv", "ECOSYSTEM", "npm", "PyPI"}},
-		{"json", []string{"--format", "json"}, []string{`"name": "test-osv"`, `"npm": 2`, `"PyPI": 1`}},
+		{"table", nil, []string{"SOURCE", "test-osv", "PyPI:1 npm:2", "ECOSYSTEM", "npm", "PyPI"}},
+		{"json", []string{"--format", "json"}, []string{`"ready": true`, `"name": "test-osv"`, `"npm": 2`, `"PyPI": 1`}},
 	}
 	for _, tt := range tests {
 		t.Run("status "+tt.name, func(t *testing.T) {
@@ -135,5 +135,19 @@ func TestImportReevaluates(t *testing.T) {
 		if !strings.Contains(out, st.want) {
 			t.Errorf("%s: output lacks %q:\n%s", st.name, st.want, out)
 		}
+	}
+}
+
+// TestVulnDBStatusDigestsOnly checks that a known-bad digest list alone
+// does not make the firewall ready, and status says so.
+func TestVulnDBStatusDigestsOnly(t *testing.T) {
+	data := t.TempDir()
+	list := writeTree(t, map[string]string{"bad.txt": "# known bad\nsha256:" + strings.Repeat("ab", 32) + " a test trojan\n"})
+	if _, _, err := run(t, nil, "vulndb", "import", "--data", data, list); err != nil {
+		t.Fatalf("import: %v", err)
+	}
+	out, _, err := run(t, nil, "vulndb", "status", "--data", data)
+	if err != nil || !strings.Contains(out, "only known-bad file digests: the firewall is not ready") {
+		t.Errorf("status: got %v\n%s\nwant it to say the firewall is not ready", err, out)
 	}
 }

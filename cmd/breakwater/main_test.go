@@ -79,6 +79,7 @@ func TestConfigCommand(t *testing.T) {
 
 func TestInvalidConfig(t *testing.T) {
 	badKey := writeFile(t, "cache:\n  tag_max_agee: 5m\n")
+	badPolicy := writeFile(t, "policies:\n  - name: high\n    conditions: {min_score: 11}\n    action: fail\n")
 	badURL := writeFile(t, "upstreams:\n  - name: docker.io\n    url: https://registry-1.docker.io\n  - name: ghcr.io\n    url: ghcr.io\n")
 	both, serve := []string{"config", "serve"}, []string{"serve"}
 	tests := []struct {
@@ -93,6 +94,7 @@ func TestInvalidConfig(t *testing.T) {
 		{"bad env", both, []string{"BREAKWATER_CACHE_TAG_MAX_AGE=0s"}, nil, "cache.tag_max_age: must be positive"},
 		{"bad flag value", both, nil, []string{"--upstream", "registry-1.docker.io"}, "upstreams[0].url: must be an absolute http or https URL"},
 		{"missing file", both, nil, []string{"--config", "/nonexistent/breakwater.yaml"}, "/nonexistent/breakwater.yaml"},
+		{"bad policy", both, nil, []string{"--config", badPolicy}, "policies[0].conditions.min_score: must be between 0 and 10"},
 		{"bad firewall mode", both, nil, []string{"--firewall", "block"}, `--firewall: must be off, audit or quarantine, not "block"`},
 		{"bad firewall setting", both, []string{"BREAKWATER_FIREWALL_WAIT=0s"}, nil, "firewall.wait: must be positive"},
 		// config only prints the path; serve reads the file and must stop.

@@ -545,3 +545,51 @@ func head(t *testing.T, url string) *http.Response {
 	resp.Body.Close()
 	return resp
 }
+
+// TestUnsizedUpstreamBlobThroughRealStack serves a blob without a
+// Content-Length, as some upstreams and CDNs do: the client must get the
+// whole blob when it is right, and a failed read when it is not.
+func TestUnsizedUpstreamBlobThroughRealStack(t *testing.T) {
+	tests := []struct {
+		name    string
+		lie     bool
+		wantErr bool
+	}{
+		{"right", false, false},
+		{"lying", true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStack(t)
+			img := randomImage(t, 1)
+			push(t, s.hub, "library/app:v1", img)
+			layers, _ := img.Layers()
+			ld, _ := layers[0].Digest()
+			blobPath := "/v2/library/app/blobs/" + ld.String()
+
+			s.hub.mu.Lock()
+			s.hub.spoil = func(w http.ResponseWriter, r *http.Request, reg http.Handler) bool {
+				if r.Method != "GET" || r.URL.Path != blobPath {
+					return false
+				}
+				rec := httptest.NewRecorder()
+				reg.ServeHTTP(rec, r)
+				body := rec.Body.Bytes()
+				if tt.lie {
+					body[len(body)-1] ^= 0xff
+				}
+				// Flushing before the end sends the body chunked, unsized.
+				w.Write(body[:1])
+				w.(http.Flusher).Flush()
+				w.Write(body[1:])
+				return true
+			}
+			s.hub.mu.Unlock()
+
+			n, err := readAll(t, s.srv.URL+"/v2/app/blobs/"+ld.String())
+			if (err != nil) != tt.wantErr {
+				t.Errorf("read %d bytes, %v; want an error: %v", n, err, tt.wantErr)
+			}
+		})
+	}
+}

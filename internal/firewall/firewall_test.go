@@ -483,6 +483,15 @@ func TestArtifacts(t *testing.T) {
 	wantStatus(t, "signature", e.manifest("GET", "quar/signed", "sig"), 200, "")
 	wantStatus(t, "signature layer", e.blob("GET", "quar/signed", signed.layers[0]), 200, "")
 
+	// An attestation: an image config with an in-toto layer.
+	att, err := mutate.Append(empty.Image, mutate.Addendum{Layer: static.NewLayer([]byte(`{"_type":"https://in-toto.io/Statement/v0.1"}`), "application/vnd.in-toto+json")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	attested := e.push("quar/signed:att", mutate.MediaType(att, types.OCIManifestSchema1))
+	wantStatus(t, "attestation", e.manifest("GET", "quar/signed", "att"), 200, "")
+	wantStatus(t, "attestation layer", e.blob("GET", "quar/signed", attested.layers[0]), 200, "")
+
 	mal, err := image(t, malwareFiles, "amd64", "disguised").Layers()
 	if err != nil {
 		t.Fatal(err)

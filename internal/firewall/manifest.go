@@ -34,18 +34,20 @@ func (m manifestJSON) isIndex(mediaType string) bool {
 	return listed && m.Config == nil && len(m.Layers) == 0
 }
 
-// isArtifact reports whether m is no runnable image: its config is not an
-// image config and none of its layers is a tar archive. A layer that is a
-// tar makes it an image whatever its config says, so relabelling the
+// isArtifact reports whether m is no runnable image: none of its layers
+// is a tar archive, and its config is not an image config or it has
+// layers (in-toto attestations have an image config and JSON layers; a
+// mirror copying every manifest of an index must get them). A layer that
+// is a tar makes it an image whatever its config says, so relabelling the
 // config cannot smuggle a filesystem past inspection.
 //
 // TODO: an upstream can still list a malicious layer under a non-tar media
-// type in an artifact; the blob is then served in a repository where no
-// withheld image owns it. No container runtime unpacks it from there, but
-// a client fetching it by hand does; inspecting artifact blobs as files
-// (known-bad digests) would close that.
+// type; the blob is then served in a repository where no withheld image
+// owns it. No container runtime unpacks it from there, but a client
+// fetching it by hand does; checking artifact blobs against known-bad
+// digests would close that.
 func (m manifestJSON) isArtifact() bool {
-	if m.Config == nil || isImageConfig(m.Config.MediaType) {
+	if m.Config == nil {
 		return false
 	}
 	for _, l := range m.Layers {
@@ -53,7 +55,7 @@ func (m manifestJSON) isArtifact() bool {
 			return false
 		}
 	}
-	return true
+	return !isImageConfig(m.Config.MediaType) || len(m.Layers) > 0
 }
 
 func isImageConfig(mediaType string) bool {

@@ -213,6 +213,8 @@ func TestQuarantineCommands(t *testing.T) {
 	}{
 		{"list table", []string{"quarantine", "list"}, "", []string{id, "docker.io/library/evil", "malware", "false"}},
 		{"list other repo", []string{"quarantine", "list", "--repo", "docker.io/library/clean"}, "", []string{"no quarantine records"}},
+		{"list by digest", []string{"quarantine", "list", "--digest", evil, "--limit", "1"}, "", []string{id}},
+		{"list by bad digest", []string{"quarantine", "list", "--digest", "sha256:nope"}, "--digest", nil},
 		{"show by id", []string{"quarantine", "show", id}, "", []string{"id:          " + id, "MAL-2024-0001", "evil-pkg"}},
 		{"note", []string{"quarantine", "note", evil, "asked", "the vendor"}, "", []string{"noted"}},
 		{"show by digest", []string{"quarantine", "show", evil}, "", []string{"id:          " + id, "asked the vendor"}},

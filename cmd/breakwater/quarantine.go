@@ -13,6 +13,7 @@ import (
 
 	"breakwater/internal/config"
 	"breakwater/internal/firewall"
+	"breakwater/internal/oci"
 	"breakwater/internal/server"
 )
 
@@ -49,7 +50,8 @@ func (q *quarantineCmd) open() (*server.Admin, error) {
 }
 
 func (q *quarantineCmd) list() *cobra.Command {
-	var repo, format string
+	var repo, dgst, format string
+	var limit int
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List quarantine records, newest first",
@@ -58,12 +60,20 @@ func (q *quarantineCmd) list() *cobra.Command {
 			if err := checkFormat(format); err != nil {
 				return err
 			}
+			filter := firewall.Filter{Repo: repo}
+			if dgst != "" {
+				d, err := oci.ParseDigest(dgst)
+				if err != nil {
+					return fmt.Errorf("--digest: %w", err)
+				}
+				filter.Digest = d
+			}
 			a, err := q.open()
 			if err != nil {
 				return err
 			}
 			defer a.Close()
-			recs, err := a.List(cmd.Context(), firewall.Filter{Repo: repo}, 0, 0)
+			recs, err := a.List(cmd.Context(), filter, 0, limit)
 			if err != nil {
 				return err
 			}
@@ -74,6 +84,8 @@ func (q *quarantineCmd) list() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&repo, "repo", "", "only records of this canonical `repository`, such as docker.io/library/debian")
+	cmd.Flags().StringVar(&dgst, "digest", "", "only records of this image `digest`")
+	cmd.Flags().IntVar(&limit, "limit", 0, "at most `n` records, the newest (0: all)")
 	addFormatFlag(cmd, &format)
 	return cmd
 }

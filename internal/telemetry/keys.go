@@ -19,7 +19,7 @@ const (
 	KeyStatus    = "status"
 	KeyBytes     = "bytes"
 	KeyDuration  = "duration"
-	KeyCache     = "cache" // hit, miss, stale
+	KeyCache     = "cache" // hit, miss, stale, negative
 	KeyRequestID = "request_id"
 	KeyAttempt   = "attempt"
 	KeyError     = "err"

@@ -492,6 +492,15 @@ func TestArtifacts(t *testing.T) {
 	wantStatus(t, "attestation", e.manifest("GET", "quar/signed", "att"), 200, "")
 	wantStatus(t, "attestation layer", e.blob("GET", "quar/signed", attested.layers[0]), 200, "")
 
+	// A Helm chart: its tar is no container layer.
+	chart, err := mutate.Append(empty.Image, mutate.Addendum{Layer: static.NewLayer(tarBytes(t, []*tar.Header{{Name: "chart/Chart.yaml", Typeflag: tar.TypeReg, Mode: 0o644}}), "application/vnd.cncf.helm.chart.content.v1.tar+gzip")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chart = mutate.ConfigMediaType(mutate.MediaType(chart, types.OCIManifestSchema1), "application/vnd.cncf.helm.config.v1+json")
+	e.push("quar/chart:1", chart)
+	wantStatus(t, "helm chart", e.manifest("GET", "quar/chart", "1"), 200, "")
+
 	mal, err := image(t, malwareFiles, "amd64", "disguised").Layers()
 	if err != nil {
 		t.Fatal(err)

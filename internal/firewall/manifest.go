@@ -34,14 +34,16 @@ func (m manifestJSON) isIndex(mediaType string) bool {
 	return listed && m.Config == nil && len(m.Layers) == 0
 }
 
-// isArtifact reports whether m is no runnable image: none of its layers
-// is a tar archive, and its config is not an image config or it has
-// layers (in-toto attestations have an image config and JSON layers; a
-// mirror copying every manifest of an index must get them). A layer that
-// is a tar makes it an image whatever its config says, so relabelling the
-// config cannot smuggle a filesystem past inspection.
+// isArtifact reports whether m is no runnable image, and is served
+// without inspection: none of its layers is a container layer, and either
+// its config is not an image config or its layers are something else (an
+// in-toto attestation has an image config and JSON layers; a mirror copying
+// every manifest of an index must get it). A Helm chart's tar is no
+// container layer. A container layer, or a tar under an image config,
+// makes it an image whatever else it says, so relabelling the config
+// cannot smuggle a filesystem past inspection.
 //
-// TODO: an upstream can still list a malicious layer under a non-tar media
+// TODO: an upstream can still list a malicious layer under another media
 // type; the blob is then served in a repository where no withheld image
 // owns it. No container runtime unpacks it from there, but a client
 // fetching it by hand does; checking artifact blobs against known-bad
@@ -50,12 +52,22 @@ func (m manifestJSON) isArtifact() bool {
 	if m.Config == nil {
 		return false
 	}
+	image := isImageConfig(m.Config.MediaType)
 	for _, l := range m.Layers {
-		if strings.Contains(l.MediaType, "tar") || l.MediaType == "" {
+		if isContainerLayer(l.MediaType) || (image && strings.Contains(l.MediaType, "tar")) {
 			return false
 		}
 	}
-	return !isImageConfig(m.Config.MediaType) || len(m.Layers) > 0
+	return !image || len(m.Layers) > 0
+}
+
+// isContainerLayer reports whether a runtime unpacks layers of mediaType
+// into a container's filesystem; containerd decides by the same prefixes.
+// An empty media type counts, as a runtime guesses it is one.
+func isContainerLayer(mediaType string) bool {
+	return mediaType == "" ||
+		strings.HasPrefix(mediaType, "application/vnd.oci.image.layer.") ||
+		strings.HasPrefix(mediaType, "application/vnd.docker.image.rootfs.")
 }
 
 func isImageConfig(mediaType string) bool {

@@ -117,7 +117,8 @@ type Options struct {
 	Wait time.Duration
 	// InspectTimeout bounds one inspection (default 30m).
 	InspectTimeout time.Duration
-	// Scan bounds each inspection; the zero value uses scan's defaults.
+	// Scan bounds each inspection; the zero value uses scan's defaults,
+	// except that files are spooled under Blobs.TempDir().
 	Scan   scan.Options
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
@@ -163,6 +164,10 @@ func New(opts Options) (*Firewall, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Scan.TempDir == "" {
+		// The data directory has room for layers; /tmp may be a small tmpfs.
+		opts.Scan.TempDir = opts.Blobs.TempDir()
 	}
 	// Only a firewall that judges pulls marks the store as guarded from
 	// now on; an admin command on a store served without the firewall

@@ -51,6 +51,11 @@
 // note) may leave Cache and VulnDB nil; the Gate methods then fail.
 //
 // A Firewall is safe for concurrent use.
+//
+// Files: firewall.go holds the options and client errors, gate.go the
+// registry's gate, judge.go the decision of a new image, inspect.go and
+// manifest.go what is read of it, reevaluate.go judging again, admin.go the
+// records, releases and audit log, verdict.go and evidence.go what is kept.
 package firewall
 
 import (

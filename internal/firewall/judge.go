@@ -35,6 +35,10 @@ const (
 // actorFirewall is the actor of the firewall's own decisions.
 const actorFirewall = "firewall"
 
+// errNoPipeline is what the Gate methods return on a firewall built for
+// administration only.
+var errNoPipeline = errors.New("judge image: firewall has no cache or vulnerability database")
+
 // errUnjudged tells Manifest to serve an image no verdict could be made
 // for, in an audit-mode repository.
 var errUnjudged = errors.New("serve unjudged image")
@@ -49,7 +53,7 @@ func (f *Firewall) judge(
 	set policy.Settings,
 ) (store.Verdict, error) {
 	if f.opts.Cache == nil || f.opts.VulnDB == nil {
-		return store.Verdict{}, errors.New("judge image: firewall has no cache or vulnerability database")
+		return store.Verdict{}, errNoPipeline
 	}
 	ch := f.flight(ctx, repo, ref, m)
 	timer := time.NewTimer(f.opts.Wait)

@@ -65,7 +65,7 @@ func (f *Firewall) Judge(ctx context.Context, repo cache.Repo, ref oci.Reference
 		return Judgement{}, fmt.Errorf("judge %s@%s: an index is judged per platform manifest: %w", repo, m.Digest, oci.ErrUnsupported)
 	}
 	if f.opts.Cache == nil || f.opts.VulnDB == nil {
-		return Judgement{}, errors.New("judge image: firewall has no cache or vulnerability database")
+		return Judgement{}, errNoPipeline
 	}
 	v, err := f.st.Verdict(ctx, repo.String(), m.Digest)
 	if errors.Is(err, store.ErrNotFound) {

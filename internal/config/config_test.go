@@ -485,6 +485,22 @@ func TestChanged(t *testing.T) {
 	if diff := cmp.Diff(c.Changed(), want); diff != "" {
 		t.Errorf("(-got +want):\n%s", diff)
 	}
+
+	t.Run("policies", func(t *testing.T) {
+		c := with(func(c *Config) {
+			c.Policies = append(c.Policies, policy.Policy{Name: "old", Conditions: policy.Conditions{OlderThanDays: 365}, Action: policy.ActionWarn})
+			c.Policies[1].Conditions.MinScore = 9
+		})
+		want := []Setting{
+			{"policies[1].conditions.min_score", "9"},
+			{"policies[3].name", "old"},
+			{"policies[3].conditions.older_than_days", "365"},
+			{"policies[3].action", "warn"},
+		}
+		if diff := cmp.Diff(c.Changed(), want); diff != "" {
+			t.Errorf("(-got +want):\n%s", diff)
+		}
+	})
 }
 
 func TestCredentials(t *testing.T) {

@@ -112,11 +112,21 @@ func (c Config) Changed() []Setting {
 	}
 	var out []Setting
 	for _, s := range flatten(c.Redacted()) {
-		if v, ok := was[s.Key]; !ok || v != s.Value {
+		v, ok := was[s.Key]
+		switch {
+		case !ok && isZeroText(s.Value):
+			// a key the defaults lack, left unset: a policy's unused
+			// conditions would otherwise fill the start-up log
+		case !ok || v != s.Value:
 			out = append(out, s)
 		}
 	}
 	return out
+}
+
+// isZeroText reports whether a flattened value is its type's zero value.
+func isZeroText(s string) bool {
+	return s == "" || s == "0" || s == "false" || s == "0s"
 }
 
 // flatten lists every leaf of c as key path and text, upstreams as

@@ -151,8 +151,14 @@ func (f *Firewall) target(ctx context.Context, idOrDigest string) (digest.Digest
 // waiver and the cached manifest and blobs no other image of the
 // repository references, so the next pull fetches and judges the image
 // afresh.
+//
+// A digest without a record (an image served and audited) has its verdicts
+// in every repository deleted the same way.
 func (f *Firewall) Delete(ctx context.Context, idOrDigest, by, reason string) error {
 	qs, err := f.resolve(ctx, idOrDigest)
+	if d, perr := oci.ParseDigest(idOrDigest); perr == nil && errors.Is(err, store.ErrNotFound) {
+		return f.deleteJudged(ctx, d, by, reason)
+	}
 	if err != nil {
 		return err
 	}
@@ -168,6 +174,43 @@ func (f *Firewall) Delete(ctx context.Context, idOrDigest, by, reason string) er
 		}
 	}
 	return f.st.DeleteWaiver(ctx, qs[0].Digest)
+}
+
+// deleteJudged deletes the verdicts of image d in every repository, or
+// returns ErrNotFound if it has none.
+//
+// TODO: this walks every verdict; an index of verdicts by digest would
+// make it one query, worth it once stores hold many thousand images.
+func (f *Firewall) deleteJudged(ctx context.Context, d digest.Digest, by, reason string) error {
+	var repos []string
+	var last store.VerdictKey
+	for {
+		vs, err := f.st.Verdicts(ctx, last, reevaluatePage)
+		if err != nil {
+			return err
+		}
+		for _, v := range vs {
+			if v.Digest == d {
+				repos = append(repos, v.Repo)
+			}
+		}
+		if len(vs) < reevaluatePage {
+			break
+		}
+		last = store.VerdictKey{Repo: vs[len(vs)-1].Repo, Digest: vs[len(vs)-1].Digest}
+	}
+	if len(repos) == 0 {
+		return fmt.Errorf("verdict of %s: %w", d, store.ErrNotFound)
+	}
+	for _, repo := range repos {
+		if err := f.purge(ctx, repo, d); err != nil {
+			return err
+		}
+		if err := f.audit(ctx, by, ActionDeleted, repo, d, "reason="+reason); err != nil {
+			return err
+		}
+	}
+	return f.st.DeleteWaiver(ctx, d)
 }
 
 // purge forgets image d of repo: its verdict, and what the cache holds of

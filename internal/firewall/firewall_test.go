@@ -725,3 +725,27 @@ func TestSameImageTwoRepositories(t *testing.T) {
 		t.Errorf("inspections = %d, want 1", n)
 	}
 }
+
+// TestDeleteAudited checks that an audited image, which has no quarantine
+// record, can be deleted by digest and is judged afresh.
+func TestDeleteAudited(t *testing.T) {
+	e := newEnv(t)
+	e.load("feeds", malRecord)
+	e.start(testSettings())
+	p := e.push("audit/again:1", image(t, malwareFiles, "amd64", "again"))
+	wantStatus(t, "audited", e.manifest("GET", "audit/again", "1"), 200, "")
+
+	if err := e.fw.Delete(t.Context(), p.manifest.String(), "admin", "judge again"); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	if _, err := e.fw.Verdict(t.Context(), "docker.io/audit/again", p.manifest); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Verdict after delete = %v, want ErrNotFound", err)
+	}
+	wantStatus(t, "pull after delete", e.manifest("GET", "audit/again", "1"), 200, "")
+	if n := len(e.audit(p.manifest, firewall.ActionJudged)); n != 2 {
+		t.Errorf("judged %d times, want twice", n)
+	}
+	if err := e.fw.Delete(t.Context(), digest.FromString("never seen").String(), "admin", ""); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Delete(unknown digest) = %v, want ErrNotFound", err)
+	}
+}

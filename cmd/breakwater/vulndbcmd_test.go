@@ -41,7 +41,7 @@ func osvFeed(t *testing.T) string {
 }
 
 func TestVulnDBCommands(t *testing.T) {
-	data := t.TempDir()
+	data := filepath.Join(t.TempDir(), "new") // created by the first command
 	feed := osvFeed(t)
 
 	// Before any import the status says the firewall is not ready.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -18,9 +19,12 @@ import (
 // directory; the vulndb commands open the same one.
 const VulnDBFile = "vulndb.db"
 
-// OpenVulnDB opens (creating it if missing) the vulnerability database
-// under dataDir. A nil log discards.
+// OpenVulnDB opens (creating it and dataDir if missing) the vulnerability
+// database under dataDir. A nil log discards.
 func OpenVulnDB(dataDir string, log *slog.Logger) (*vulndb.DB, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
 	st, err := sqlite.Open(filepath.Join(dataDir, VulnDBFile))
 	if err != nil {
 		return nil, fmt.Errorf("open vulnerability database: %w", err)

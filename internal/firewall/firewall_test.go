@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -412,6 +413,24 @@ func TestMultiPlatform(t *testing.T) {
 	wantStatus(t, "amd64 layer", e.blob("GET", "quar/multi", good.layers[0]), 200, "")
 	wantStatus(t, "arm64", e.manifest("GET", "quar/multi", bad.manifest.String()), 404, "MANIFEST_UNKNOWN")
 	wantStatus(t, "arm64 layer", e.blob("GET", "quar/multi", bad.layers[0]), 404, "BLOB_UNKNOWN")
+
+	// A client choosing its platform, as docker does.
+	ref, err := name.ParseReference(strings.TrimPrefix(e.srv.URL, "http://")+"/quar/multi:1", name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		arch string
+		ok   bool
+	}{{"amd64", true}, {"arm64", false}} {
+		img, err := remote.Image(ref, remote.WithPlatform(v1.Platform{OS: "linux", Architecture: tt.arch}), remote.WithContext(t.Context()))
+		if err == nil {
+			_, err = img.RawConfigFile()
+		}
+		if (err == nil) != tt.ok {
+			t.Errorf("pull linux/%s: err = %v, want success %v", tt.arch, err, tt.ok)
+		}
+	}
 }
 
 // TestAuditSurvivesReopen checks that audit entries and quarantine records

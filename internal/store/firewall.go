@@ -45,7 +45,8 @@ type Firewall interface {
 	// Deleting a missing verdict is not an error.
 	DeleteVerdict(ctx context.Context, repo string, d digest.Digest) error
 	// BlobOwners returns the verdicts of repo's judged manifests that
-	// reference blob d, in manifest digest order; none is an empty list.
+	// reference blob d, in manifest digest order, without their Evidence
+	// (a base layer may have thousands of owners); none is an empty list.
 	BlobOwners(ctx context.Context, repo string, d digest.Digest) ([]Verdict, error)
 	// OwnedBlobs returns the blobs recorded with the verdict of d in repo.
 	OwnedBlobs(ctx context.Context, repo string, d digest.Digest) ([]digest.Digest, error)

@@ -239,7 +239,7 @@ func (m *Meta) DeleteVerdict(ctx context.Context, repo string, d digest.Digest) 
 // BlobOwners returns the verdicts of repo's manifests that reference d.
 func (m *Meta) BlobOwners(ctx context.Context, repo string, d digest.Digest) ([]store.Verdict, error) {
 	vs, err := scanVerdicts(m.read.QueryContext(ctx, `
-SELECT `+verdictColumns+` FROM fw_blobs b JOIN fw_verdicts v ON v.repo = b.repo AND v.digest = b.manifest
+SELECT `+strings.Replace(verdictColumns, "v.evidence", "NULL", 1)+` FROM fw_blobs b JOIN fw_verdicts v ON v.repo = b.repo AND v.digest = b.manifest
 WHERE b.repo = ? AND b.blob = ?
 ORDER BY v.digest`, repo, d.String()))
 	if err != nil {

@@ -183,7 +183,7 @@ func testFirewallVerdicts(t *testing.T, m FirewallMeta) {
 func testFirewallBlobOwners(t *testing.T, m FirewallMeta) {
 	ctx := t.Context()
 	shared, own := dg("shared"), dg("own")
-	a := store.Verdict{Repo: "hub/lib", Digest: dg("a"), Result: "allow", JudgedAt: at(1)}
+	a := store.Verdict{Repo: "hub/lib", Digest: dg("a"), Result: "allow", JudgedAt: at(1), Evidence: []byte(`{"big":true}`)}
 	b := store.Verdict{Repo: "hub/lib", Digest: dg("b"), Result: "quarantine", JudgedAt: at(1)}
 	other := store.Verdict{Repo: "hub/other", Digest: dg("c"), Result: "allow", JudgedAt: at(1)}
 	must(t, m.PutVerdict(ctx, a, []digest.Digest{shared}), "put a")
@@ -205,6 +205,9 @@ func testFirewallBlobOwners(t *testing.T, m FirewallMeta) {
 		var got []digest.Digest
 		for _, o := range owners {
 			got = append(got, o.Digest)
+			if o.Evidence != nil || o.Result == "" {
+				t.Errorf("BlobOwners(%s, %s): owner %s has evidence %q, result %q; want none and a result", tt.repo, tt.blob, o.Digest, o.Evidence, o.Result)
+			}
 		}
 		if diff := cmp.Diff(got, tt.want, equateEmpty); err != nil || diff != "" {
 			t.Errorf("BlobOwners(%s, %s): %v (-got +want):\n%s", tt.repo, tt.blob, err, diff)

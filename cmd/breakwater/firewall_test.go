@@ -64,6 +64,19 @@ func newFWFixture(t *testing.T) *fwFixture {
 		fx.digests[repo] = d.String()
 	}
 
+	// library/multi:1 is an index: clean for amd64, evil for arm64.
+	idx := mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: npmImage(t, "app/node_modules/left-pad/package.json", images["clean"]), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+		mutate.IndexAddendum{Add: npmImage(t, "app/node_modules/evil-pkg/package.json", images["evil"]), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}}},
+	)
+	ref, err := name.ParseReference(strings.TrimPrefix(up.URL, "http://")+"/library/multi:1", name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteIndex(ref, idx); err != nil {
+		t.Fatalf("seed upstream: %v", err)
+	}
+
 	// No feed is fetched: the data comes from an import, as in a closed
 	// network.
 	fx.environ = []string{
@@ -131,6 +144,9 @@ func TestScan(t *testing.T) {
 		{"fixable audited", []string{"scan", "library/vuln:1"}, false, []string{"verdict:     audit (fixable)", "GHSA-test-0001", "left-pad", "1.3.0", "unscored"}},
 		{"clean allowed", []string{"scan", "docker.io/library/clean:1"}, false, []string{"verdict:     allow", "findings:    0"}},
 		{"by digest", []string{"scan", "clean@" + fx.digests["clean"]}, false, []string{"digest:      " + fx.digests["clean"]}},
+		{"index, default platform", []string{"scan", "multi:1"}, false, []string{"verdict:     allow"}},
+		{"index, other platform", []string{"scan", "multi:1", "--platform", "linux/arm64"}, true, []string{"verdict:     quarantine (malware)"}},
+		{"index, platform with variant", []string{"scan", "multi:1", "--platform", "linux/arm64/v8"}, true, []string{"MAL-2024-0001"}},
 		{"json", []string{"scan", "evil:1", "--format", "json"}, true, []string{`"result": "quarantine"`, `"served": false`, `"quarantine_id": "`, `"id": "MAL-2024-0001"`}},
 	}
 	for _, tt := range tests {
@@ -159,6 +175,7 @@ func TestScan(t *testing.T) {
 			{[]string{"scan", "missing:1"}, "fetch manifest of missing:1"},
 			{[]string{"scan", "Bad/Name:1"}, `image "Bad/Name:1"`},
 			{[]string{"scan", "evil:1", "--firewall", "off"}, "the firewall is off"},
+			{[]string{"scan", "multi:1", "--platform", "linux/s390x"}, "has no manifest for platform linux/s390x"},
 		} {
 			if _, err := fx.run(t, tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("%v: got error %v, want one containing %q", tc.args, err, tc.want)

@@ -413,6 +413,10 @@ func TestMultiPlatform(t *testing.T) {
 	wantStatus(t, "amd64 layer", e.blob("GET", "quar/multi", good.layers[0]), 200, "")
 	wantStatus(t, "arm64", e.manifest("GET", "quar/multi", bad.manifest.String()), 404, "MANIFEST_UNKNOWN")
 	wantStatus(t, "arm64 layer", e.blob("GET", "quar/multi", bad.layers[0]), 404, "BLOB_UNKNOWN")
+	recs, err := e.fw.Show(t.Context(), bad.manifest.String())
+	if err != nil || len(recs) != 1 || recs[0].Tag != "1" || recs[0].Platform != "linux/arm64" {
+		t.Errorf("record = %+v, %v; want one for linux/arm64 with the index's tag", recs, err)
+	}
 
 	// A client choosing its platform, as docker does.
 	ref, err := name.ParseReference(strings.TrimPrefix(e.srv.URL, "http://")+"/quar/multi:1", name.Insecure)

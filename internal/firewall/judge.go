@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -215,10 +216,9 @@ func (f *Firewall) cachedBefore(ctx context.Context, repo string, d digest.Diges
 // earlier record's, if the image has one). It runs before the verdict is
 // stored, so a client withheld by the verdict always finds the record.
 //
-// TODO: a platform manifest pulled by digest after its index was pulled by
-// tag (what docker does) is recorded without the tag, since the cache keeps
-// no link from a child manifest back to the tags of its indexes; admins
-// then search by repository and digest.
+// A platform manifest pulled by digest (what docker does after fetching
+// the index by tag) is recorded with a cached tag of its index, if one is
+// found.
 func (f *Firewall) quarantine(
 	ctx context.Context,
 	repo cache.Repo,
@@ -227,11 +227,15 @@ func (f *Firewall) quarantine(
 	ev Evidence,
 	who string,
 ) (string, error) {
+	tag := ref.Tag
+	if tag == "" {
+		tag = f.tagOf(ctx, v.Repo, v.Digest)
+	}
 	return f.st.PutQuarantine(ctx, store.Quarantine{
 		ID:          newID(),
 		Upstream:    repo.Upstream,
 		Repo:        v.Repo,
-		Tag:         ref.Tag,
+		Tag:         tag,
 		Digest:      v.Digest,
 		Platform:    ev.Platform,
 		RequestedAt: f.opts.Now(),
@@ -239,6 +243,52 @@ func (f *Firewall) quarantine(
 		Policies:    failed(ev.Verdict),
 		Evidence:    v.Evidence,
 	})
+}
+
+// maxTagSearch bounds the cached tags tagOf looks at; a repository is
+// rarely pulled through under more.
+const maxTagSearch = 100
+
+// tagOf returns a cached tag of repo that points at d or at an index
+// listing d, or "" if none is found. It is best effort: the record is
+// useful without a tag.
+//
+// TODO: the cache keeps no link from a child manifest back to the tags of
+// its indexes, so this reads up to maxTagSearch tags and their indexes.
+func (f *Firewall) tagOf(ctx context.Context, repo string, d digest.Digest) string {
+	tags, err := f.opts.Meta.Tags(ctx, repo, "", maxTagSearch)
+	if err != nil {
+		return ""
+	}
+	for _, name := range tags {
+		t, err := f.opts.Meta.Tag(ctx, repo, name)
+		if err != nil {
+			continue
+		}
+		if t.Digest == d || (oci.IsIndex(t.MediaType) && f.indexLists(ctx, t.Digest, d)) {
+			return name
+		}
+	}
+	return ""
+}
+
+// indexLists reports whether the stored index idx lists manifest d.
+func (f *Firewall) indexLists(ctx context.Context, idx, d digest.Digest) bool {
+	r, _, err := f.opts.Blobs.Open(ctx, idx)
+	if err != nil {
+		return false
+	}
+	defer r.Close()
+	var m manifestJSON
+	if json.NewDecoder(io.LimitReader(r, maxConfigSize)).Decode(&m) != nil {
+		return false
+	}
+	for _, c := range m.Manifests {
+		if c.Digest == d {
+			return true
+		}
+	}
+	return false
 }
 
 // record writes the audit entries of a stored verdict; id names its

@@ -87,6 +87,11 @@ type BreakwaterOptions struct {
 	// the firewall off serve fetches no vulnerability feeds, which here
 	// would mean traffic to hosts outside this machine.
 	Firewall string
+	// ConfiguredFirewall leaves --firewall out, so the modes and rules of
+	// the configuration (Config, Env) apply; Firewall must be empty then.
+	// Such a configuration must keep serve from fetching feeds (vulndb
+	// feeds empty), as tests may only reach 127.0.0.1.
+	ConfiguredFirewall bool
 	// Args are extra arguments after "serve"; Env extra environment.
 	Args []string
 	Env  []string
@@ -128,7 +133,13 @@ func StartBreakwater(t testing.TB, opts BreakwaterOptions) *Breakwater {
 	if firewall == "" {
 		firewall = "off"
 	}
-	args = append(args, "--firewall", firewall)
+	if opts.ConfiguredFirewall {
+		if opts.Firewall != "" {
+			t.Fatalf("breakwater options: ConfiguredFirewall with Firewall %q", opts.Firewall)
+		}
+	} else {
+		args = append(args, "--firewall", firewall)
+	}
 	args = append(args, opts.Args...)
 
 	env := append([]string{}, opts.Env...)

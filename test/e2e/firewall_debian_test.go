@@ -1,0 +1,112 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"breakwater/test/harness"
+)
+
+// debianRecords is a chosen set of real Debian security tracker records
+// (testdata/debian-bookworm, see its README). Each one's bookworm status
+// is settled whatever point release debootstrap fetched: unfixed,
+// no-dsa, ignored, or fixed in a version bookworm has had for years.
+const debianRecords = "testdata/debian-bookworm"
+
+// debianFinding is what a test expects of one record on the Debian 12
+// minbase image: the source package it is keyed by, the binary packages
+// installed from that source, and Debian's bookworm status.
+type debianFinding struct {
+	Source   string
+	Binaries []string
+	Status   string
+}
+
+// wantDebian is every finding the records give on bookworm minbase. Left
+// out on purpose, and so required to be absent:
+//   - CVE-2024-3094 (xz-utils): bookworm <not-affected>;
+//   - CVE-2022-48303 (tar): fixed in bookworm's 1.34+dfsg-1.2+deb12u1;
+//   - CVE-2023-47038 (perl): fixed in bookworm's 5.36.0-7+deb12u1;
+//   - CVE-2022-1271 (gzip): fixed in 1.12-1, the version bookworm ships;
+//   - CVE-2023-4911 (glibc): its record names only unstable's fix
+//     (2.37-12), DSA-5514-1 names bookworm's (2.36-9+deb12u3);
+//   - CVE-2024-45490 (expat): not installed.
+var wantDebian = map[string]debianFinding{
+	"CVE-2005-2541":    {"tar", []string{"tar"}, "unimportant"},
+	"CVE-2011-4116":    {"perl", []string{"perl-base"}, "unimportant"},
+	"CVE-2016-2781":    {"coreutils", []string{"coreutils"}, "ignored"},
+	"CVE-2018-6829":    {"libgcrypt20", []string{"libgcrypt20"}, "unimportant"},
+	"CVE-2019-1010022": {"glibc", []string{"libc-bin", "libc6"}, "unimportant"},
+	"CVE-2022-0563": {"util-linux", []string{
+		"bsdutils", "libblkid1", "libmount1", "libsmartcols1", "libuuid1",
+		"mount", "util-linux", "util-linux-extra"}, "unimportant"},
+	"CVE-2023-39804": {"tar", []string{"tar"}, "no-dsa"},
+	"CVE-2023-50495": {"ncurses", []string{"libtinfo6", "ncurses-base", "ncurses-bin"}, "no-dsa"},
+	"CVE-2023-7008":  {"systemd", []string{"libsystemd0", "libudev1"}, "no-dsa"},
+	"CVE-2024-2236":  {"libgcrypt20", []string{"libgcrypt20"}, "open"},
+	"CVE-2024-22365": {"pam", []string{"libpam-modules", "libpam-modules-bin", "libpam-runtime", "libpam0g"}, "no-dsa"},
+	"CVE-2025-1390":  {"libcap2", []string{"libcap2"}, "no-dsa"},
+	"CVE-2026-85091": {"zlib", []string{"zlib1g"}, "open"},
+}
+
+// TestFirewallDebianFindings judges the debootstrap Debian 12 image with
+// `breakwater scan` against real tracker records: the findings are
+// exactly the records whose bookworm status makes the installed versions
+// vulnerable, matched through each binary package's source package, each
+// with Debian's status. None of them has a fix for bookworm or a score, so
+// the shipped policies serve the image even in quarantine mode.
+func TestFirewallDebianFindings(t *testing.T) {
+	e := newFWEnv(t, "")
+	img := harness.DebianImage(t, harness.Docker)
+	e.up.Push(t, "library/debian", "12", img)
+	e.importRecords(t, debianRecords)
+
+	r, err := e.scan(t, "library/debian:12", "--firewall", "quarantine")
+	if err != nil {
+		t.Fatalf("scan failed: %v", err)
+	}
+	if r.Digest != harness.Digest(t, img).String() {
+		t.Errorf("scanned digest = %s, want %s", r.Digest, harness.Digest(t, img))
+	}
+	if r.Repo != "docker.io/library/debian" {
+		t.Errorf("repository = %q, want docker.io/library/debian", r.Repo)
+	}
+	if !r.Served || r.QuarantineID != "" {
+		t.Errorf("served = %v, quarantine id %q; want served, no quarantine", r.Served, r.QuarantineID)
+	}
+	if r.Evidence.Components < 80 {
+		t.Errorf("components = %d, want the ~88 dpkg packages of minbase", r.Evidence.Components)
+	}
+
+	got := map[string]debianFinding{}
+	for _, f := range r.Evidence.Findings {
+		if f.Component.Ecosystem != "Debian:12" {
+			t.Errorf("finding %s on %s has ecosystem %q, want Debian:12", f.ID, f.Component.Name, f.Component.Ecosystem)
+		}
+		if f.Component.Path != "var/lib/dpkg/status" {
+			t.Errorf("finding %s on %s from path %q, want var/lib/dpkg/status", f.ID, f.Component.Name, f.Component.Path)
+		}
+		g := got[f.ID]
+		if g.Source != "" && g.Source != f.Component.SourceName {
+			t.Errorf("finding %s on sources %s and %s", f.ID, g.Source, f.Component.SourceName)
+		}
+		if g.Status != "" && g.Status != f.Status {
+			t.Errorf("finding %s with statuses %s and %s", f.ID, g.Status, f.Status)
+		}
+		g.Source, g.Status = f.Component.SourceName, f.Status
+		g.Binaries = append(g.Binaries, f.Component.Name)
+		slices.Sort(g.Binaries)
+		got[f.ID] = g
+	}
+	if diff := cmp.Diff(wantDebian, got); diff != "" {
+		t.Errorf("findings by id (-want +got):\n%s", diff)
+	}
+	if t.Failed() {
+		t.Logf("policies fired: %s", strings.Join(r.policies(), ", "))
+	}
+}

@@ -1,0 +1,209 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"breakwater/test/harness"
+)
+
+// cliTimeout bounds one breakwater command (a scan of the Debian image
+// through a cold cache included).
+const cliTimeout = 5 * time.Minute
+
+// offlineVulnDB is the vulndb section every firewall test uses: no feeds,
+// so breakwater never reaches past 127.0.0.1; the tests import their
+// records by hand.
+const offlineVulnDB = `vulndb:
+  feeds: []
+  load_at_start: false
+  refresh: 0s
+`
+
+// vulnTestdata is the real public records the vulndb package tests with
+// (see its README for sources and licences), shared rather than copied.
+func vulnTestdata(t *testing.T, parts ...string) string {
+	t.Helper()
+	root, err := harness.ModuleRoot()
+	if err != nil {
+		t.Fatalf("find module root: %v", err)
+	}
+	p := filepath.Join(append([]string{root, "internal", "vulndb", "testdata"}, parts...)...)
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("test data: %v", err)
+	}
+	return p
+}
+
+// fwEnv is one firewall setup: an upstream with credentials, a data
+// directory and a configuration file shared by serve and the CLI.
+type fwEnv struct {
+	up     *harness.Upstream
+	data   string
+	config string
+}
+
+// newFWEnv starts an upstream and writes a configuration of offlineVulnDB
+// plus extra (more YAML: policies, firewall).
+func newFWEnv(t *testing.T, extra string) *fwEnv {
+	t.Helper()
+	e := &fwEnv{
+		up:   harness.StartUpstream(t, harness.UpstreamOptions{Auth: harness.AuthBasic}),
+		data: t.TempDir(),
+	}
+	e.config = filepath.Join(t.TempDir(), "breakwater.yaml")
+	if err := os.WriteFile(e.config, []byte(offlineVulnDB+extra), 0o644); err != nil {
+		t.Fatalf("write config: %v", err)
+	}
+	return e
+}
+
+// env is the environment of every breakwater process of e: the upstream
+// and its credentials, which only breakwater holds.
+func (e *fwEnv) env() []string {
+	return []string{
+		"BREAKWATER_UPSTREAM=" + e.up.URL,
+		"BREAKWATER_UPSTREAM_USERNAME=" + e.up.Username,
+		"BREAKWATER_UPSTREAM_PASSWORD=" + e.up.Password,
+	}
+}
+
+// cli runs a breakwater command on e's data and configuration and returns
+// its stdout and the error (with stderr) if it exits non-zero.
+func (e *fwEnv) cli(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	args = append(args, "--data", e.data, "--config", e.config)
+	ctx, cancel := context.WithTimeout(context.Background(), cliTimeout)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, harness.Binary(t), args...)
+	cmd.Env = append(os.Environ(), e.env()...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.WaitDelay = 5 * time.Second
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		err = fmt.Errorf("timed out after %s", cliTimeout)
+	}
+	t.Logf("breakwater %s\n%s%s", strings.Join(args, " "), stdout.String(), stderr.String())
+	if err != nil {
+		return stdout.String(), fmt.Errorf("breakwater %s: %w\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return stdout.String(), nil
+}
+
+// mustCLI is cli failing the test on a non-zero exit.
+func (e *fwEnv) mustCLI(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := e.cli(t, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// importRecords imports path (a file or folder tree) into e's database.
+func (e *fwEnv) importRecords(t *testing.T, path string) {
+	t.Helper()
+	e.mustCLI(t, "vulndb", "import", path)
+}
+
+// serve starts breakwater serve on e's data and configuration with every
+// repository in mode ("audit" or "quarantine"), or, with mode "", in the
+// modes the configuration gives.
+func (e *fwEnv) serve(t *testing.T, mode string) *harness.Breakwater {
+	t.Helper()
+	return harness.StartBreakwater(t, harness.BreakwaterOptions{
+		DataDir:            e.data,
+		Config:             e.config,
+		Env:                e.env(),
+		Firewall:           mode,
+		ConfiguredFirewall: mode == "",
+	})
+}
+
+// scanResult is the part of `breakwater scan --format json` the tests read.
+type scanResult struct {
+	Repo         string `json:"repository"`
+	Digest       string `json:"digest"`
+	Result       string `json:"result"`
+	Served       bool   `json:"served"`
+	QuarantineID string `json:"quarantine_id"`
+	Evidence     struct {
+		Verdict struct {
+			Result  string `json:"result"`
+			Matches []struct {
+				Policy string `json:"policy"`
+				Action string `json:"action"`
+			} `json:"matches"`
+		} `json:"verdict"`
+		Findings   []finding `json:"findings"`
+		Components int       `json:"components"`
+	} `json:"evidence"`
+}
+
+type finding struct {
+	ID           string `json:"id"`
+	FixedVersion string `json:"fixed_version"`
+	Status       string `json:"status"`
+	Malware      bool   `json:"malware"`
+	Component    struct {
+		Ecosystem  string `json:"ecosystem"`
+		Name       string `json:"name"`
+		Version    string `json:"version"`
+		SourceName string `json:"source_name"`
+		Path       string `json:"path"`
+	} `json:"component"`
+}
+
+// scan runs `breakwater scan IMAGE --format json`; withheld images exit
+// non-zero, so the error is returned next to the parsed result.
+func (e *fwEnv) scan(t *testing.T, image string, extra ...string) (scanResult, error) {
+	t.Helper()
+	out, err := e.cli(t, append([]string{"scan", image, "--format", "json"}, extra...)...)
+	var r scanResult
+	if jerr := json.Unmarshal([]byte(out), &r); jerr != nil {
+		t.Fatalf("parse scan output: %v (command error: %v)\n%s", jerr, err, out)
+	}
+	return r, err
+}
+
+// policies lists the policies that fired in r.
+func (r scanResult) policies() []string {
+	var ps []string
+	for _, m := range r.Evidence.Verdict.Matches {
+		ps = append(ps, m.Policy+":"+m.Action)
+	}
+	slices.Sort(ps)
+	return ps
+}
+
+// quarantineRecord is the part of `quarantine list --format json` read.
+type quarantineRecord struct {
+	ID       string   `json:"id"`
+	Repo     string   `json:"repository"`
+	Tag      string   `json:"tag"`
+	Digest   string   `json:"digest"`
+	Policies []string `json:"policies"`
+	Released bool     `json:"released"`
+}
+
+func (e *fwEnv) quarantineList(t *testing.T) []quarantineRecord {
+	t.Helper()
+	out := e.mustCLI(t, "quarantine", "list", "--format", "json")
+	var recs []quarantineRecord
+	if err := json.Unmarshal([]byte(out), &recs); err != nil {
+		t.Fatalf("parse quarantine list: %v\n%s", err, out)
+	}
+	return recs
+}

@@ -26,7 +26,7 @@ func (f *Firewall) Manifest(ctx context.Context, repo cache.Repo, ref oci.Refere
 		return nil // each platform manifest is judged when fetched
 	}
 
-	v, err := f.st.Verdict(ctx, repo.String(), m.Digest)
+	v, err := f.st.Result(ctx, repo.String(), m.Digest)
 	if errors.Is(err, store.ErrNotFound) {
 		v, err = f.judge(ctx, repo, ref, m, set)
 		if errors.Is(err, errUnjudged) {
@@ -77,6 +77,13 @@ func (f *Firewall) serveable(ctx context.Context, v store.Verdict) (bool, error)
 
 // blocked builds the client's error for a withheld image.
 func (f *Firewall) blocked(ctx context.Context, v store.Verdict, set policy.Settings) error {
+	if v.Evidence == nil {
+		full, err := f.st.Verdict(ctx, v.Repo, v.Digest)
+		if err != nil {
+			return err
+		}
+		v = full
+	}
 	ev, err := decodeEvidence(v.Evidence)
 	if err != nil {
 		return err

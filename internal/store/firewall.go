@@ -35,6 +35,9 @@ type Firewall interface {
 	UpdateVerdict(ctx context.Context, v Verdict) error
 	// Verdict returns the verdict of d in repo, or ErrNotFound.
 	Verdict(ctx context.Context, repo string, d digest.Digest) (Verdict, error)
+	// Result is Verdict without the Evidence, for the check every pull
+	// makes: evidence can run to megabytes.
+	Result(ctx context.Context, repo string, d digest.Digest) (Verdict, error)
 	// Verdicts lists the verdicts after (repo, digest) last in that order,
 	// at most n (n <= 0: all), for walking every judged image.
 	Verdicts(ctx context.Context, last VerdictKey, n int) ([]Verdict, error)

@@ -165,6 +165,9 @@ WHERE repo = ? AND digest = ?`,
 
 const verdictColumns = `v.repo, v.digest, v.result, v.artifact, v.before_firewall, v.evidence, v.judged_at, v.served_at`
 
+// verdictNoEvidence is verdictColumns with NULL for the evidence.
+var verdictNoEvidence = strings.Replace(verdictColumns, "v.evidence", "NULL", 1)
+
 func scanVerdict(row interface{ Scan(...any) error }) (store.Verdict, error) {
 	var v store.Verdict
 	var judged, served int64
@@ -192,6 +195,16 @@ func scanVerdicts(rows *sql.Rows, err error) ([]store.Verdict, error) {
 // Verdict returns the verdict of d in repo.
 func (m *Meta) Verdict(ctx context.Context, repo string, d digest.Digest) (store.Verdict, error) {
 	row := m.read.QueryRowContext(ctx, `SELECT `+verdictColumns+` FROM fw_verdicts v WHERE v.repo = ? AND v.digest = ?`, repo, d.String())
+	v, err := scanVerdict(row)
+	if err != nil {
+		return store.Verdict{}, fmt.Errorf("read verdict %s@%s: %w", repo, d, notFound(err))
+	}
+	return v, nil
+}
+
+// Result returns the verdict of d in repo without its evidence.
+func (m *Meta) Result(ctx context.Context, repo string, d digest.Digest) (store.Verdict, error) {
+	row := m.read.QueryRowContext(ctx, `SELECT `+verdictNoEvidence+` FROM fw_verdicts v WHERE v.repo = ? AND v.digest = ?`, repo, d.String())
 	v, err := scanVerdict(row)
 	if err != nil {
 		return store.Verdict{}, fmt.Errorf("read verdict %s@%s: %w", repo, d, notFound(err))
@@ -239,7 +252,7 @@ func (m *Meta) DeleteVerdict(ctx context.Context, repo string, d digest.Digest) 
 // BlobOwners returns the verdicts of repo's manifests that reference d.
 func (m *Meta) BlobOwners(ctx context.Context, repo string, d digest.Digest) ([]store.Verdict, error) {
 	vs, err := scanVerdicts(m.read.QueryContext(ctx, `
-SELECT `+strings.Replace(verdictColumns, "v.evidence", "NULL", 1)+` FROM fw_blobs b JOIN fw_verdicts v ON v.repo = b.repo AND v.digest = b.manifest
+SELECT `+verdictNoEvidence+` FROM fw_blobs b JOIN fw_verdicts v ON v.repo = b.repo AND v.digest = b.manifest
 WHERE b.repo = ? AND b.blob = ?
 ORDER BY v.digest`, repo, d.String()))
 	if err != nil {

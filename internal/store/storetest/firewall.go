@@ -103,6 +103,16 @@ func testFirewallVerdicts(t *testing.T, m FirewallMeta) {
 		t.Errorf("Verdict: %v (-got +want):\n%s", err, diff)
 	}
 
+	res, err := m.Result(ctx, v.Repo, v.Digest)
+	wantRes := v
+	wantRes.Evidence = nil
+	if diff := cmp.Diff(res, wantRes); err != nil || diff != "" {
+		t.Errorf("Result: %v (-got +want):\n%s", err, diff)
+	}
+	if _, err := m.Result(ctx, v.Repo, dg("other")); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Result of a missing verdict = %v; want ErrNotFound", err)
+	}
+
 	// MarkServed keeps the first time.
 	must(t, m.MarkServed(ctx, v.Repo, v.Digest, at(2)), "mark served")
 	must(t, m.MarkServed(ctx, v.Repo, v.Digest, at(3)), "mark served again")

@@ -772,3 +772,37 @@ func TestDeleteAudited(t *testing.T) {
 		t.Errorf("Delete(unknown digest) = %v, want ErrNotFound", err)
 	}
 }
+
+// TestAdminInAnotherProcess checks that a release and a delete made
+// through another connection to the same store, as the CLI makes them,
+// are in force on the running firewall at once.
+func TestAdminInAnotherProcess(t *testing.T) {
+	e := newEnv(t)
+	e.load("feeds", malRecord)
+	e.start(testSettings())
+	p := e.push("quar/cli:1", image(t, malwareFiles, "amd64", "cli"))
+	wantStatus(t, "quarantined", e.manifest("GET", "quar/cli", "1"), 404, "MANIFEST_UNKNOWN")
+
+	m, err := sqlite.Open(e.dir + "/meta.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	cli, err := firewall.New(firewall.Options{Meta: m, Store: m, Blobs: e.blobs, Settings: testSettings()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+
+	if err := cli.Release(t.Context(), p.manifest.String(), "cli-user", "vendor fixed it", time.Time{}); err != nil {
+		t.Fatalf("Release: %v", err)
+	}
+	wantStatus(t, "after release elsewhere", e.manifest("GET", "quar/cli", "1"), 200, "")
+	if err := cli.Delete(t.Context(), p.manifest.String(), "cli-user", "judge again"); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	wantStatus(t, "after delete elsewhere", e.manifest("GET", "quar/cli", "1"), 404, "MANIFEST_UNKNOWN")
+	if n := len(e.audit(p.manifest, firewall.ActionJudged)); n != 2 {
+		t.Errorf("judged %d times, want twice", n)
+	}
+}

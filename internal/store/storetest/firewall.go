@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,6 +37,7 @@ func TestFirewall(t *testing.T, backend FirewallBackend) {
 		{"Waivers", testFirewallWaivers},
 		{"Audit", testFirewallAudit},
 		{"Forget", testFirewallForget},
+		{"Concurrent", testFirewallConcurrent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, openFirewall(t, backend(t))) })
@@ -423,5 +426,47 @@ func testFirewallReopen(t *testing.T, open func() FirewallMeta) {
 	}
 	if _, err := m.Waiver(ctx, dg("x")); err != nil {
 		t.Errorf("Waiver after reopen = %v; want it kept", err)
+	}
+}
+
+// testFirewallConcurrent writes verdicts, audit entries and quarantine
+// records from several goroutines at once, as concurrent first pulls do.
+func testFirewallConcurrent(t *testing.T, m FirewallMeta) {
+	ctx := t.Context()
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*iterations*3)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range iterations {
+				d := dg(fmt.Sprintf("image %d %d", w, i))
+				v := store.Verdict{Repo: "hub/lib", Digest: d, Result: "allow", JudgedAt: at(i)}
+				errs <- m.PutVerdict(ctx, v, []digest.Digest{dg("shared layer")})
+				errs <- m.AppendAudit(ctx, store.AuditEntry{At: at(i), Actor: "firewall", Action: "judged", Repo: "hub/lib", Digest: d})
+				_, err := m.PutQuarantine(ctx, store.Quarantine{ID: fmt.Sprintf("%06x%06x", w, i), Repo: "hub/lib", Digest: dg("one image"), RequestedAt: at(i)})
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent write: %v", err)
+		}
+	}
+
+	owners, err := m.BlobOwners(ctx, "hub/lib", dg("shared layer"))
+	if err != nil || len(owners) != workers*iterations {
+		t.Errorf("BlobOwners = %d, %v; want %d", len(owners), err, workers*iterations)
+	}
+	entries, err := m.Audit(ctx, store.AuditFilter{}, 0, 0)
+	if err != nil || len(entries) != workers*iterations {
+		t.Errorf("Audit = %d entries, %v; want %d", len(entries), err, workers*iterations)
+	}
+	recs, err := m.Quarantines(ctx, store.QuarantineFilter{}, 0, 0)
+	if err != nil || len(recs) != 1 {
+		t.Errorf("Quarantines = %d, %v; want 1 record for the one image", len(recs), err)
 	}
 }

@@ -3,17 +3,24 @@
 package e2e
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"breakwater/test/harness"
 )
@@ -206,4 +213,60 @@ func (e *fwEnv) quarantineList(t *testing.T) []quarantineRecord {
 		t.Fatalf("parse quarantine list: %v\n%s", err, out)
 	}
 	return recs
+}
+
+// file is one regular file of a generated layer.
+type file struct {
+	Name string
+	Mode int64
+	Body []byte
+}
+
+// fileLayer is a gzip Docker layer holding files, with their parent
+// directories, as an image build would write them.
+func fileLayer(t *testing.T, files ...file) v1.Layer {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	dirs := map[string]bool{}
+	mtime := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, f := range files {
+		var parents []string
+		for d := path.Dir(f.Name); d != "." && !dirs[d]; d = path.Dir(d) {
+			dirs[d] = true
+			parents = append(parents, d)
+		}
+		slices.Reverse(parents)
+		for _, d := range parents {
+			if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d + "/", Mode: 0o755, ModTime: mtime}); err != nil {
+				t.Fatalf("write tar: %v", err)
+			}
+		}
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: f.Name, Mode: f.Mode, Size: int64(len(f.Body)), ModTime: mtime}); err != nil {
+			t.Fatalf("write tar: %v", err)
+		}
+		if _, err := tw.Write(f.Body); err != nil {
+			t.Fatalf("write tar: %v", err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatalf("write tar: %v", err)
+	}
+	b := buf.Bytes()
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(b)), nil
+	}, tarball.WithMediaType(types.DockerLayer))
+	if err != nil {
+		t.Fatalf("make layer: %v", err)
+	}
+	return l
+}
+
+// npmPackage is a package.json of an npm package installed globally.
+func npmPackage(name, version string) file {
+	return file{
+		Name: "usr/lib/node_modules/" + name + "/package.json",
+		Mode: 0o644,
+		Body: []byte(fmt.Sprintf(`{"name": %q, "version": %q, "main": "index.js"}`+"\n", name, version)),
+	}
 }

@@ -130,13 +130,23 @@ func (e *fwEnv) importRecords(t *testing.T, path string) {
 // modes the configuration gives.
 func (e *fwEnv) serve(t *testing.T, mode string) *harness.Breakwater {
 	t.Helper()
-	return harness.StartBreakwater(t, harness.BreakwaterOptions{
+	bw := harness.StartBreakwater(t, harness.BreakwaterOptions{
 		DataDir:            e.data,
 		Config:             e.config,
 		Env:                e.env(),
 		Firewall:           mode,
 		ConfiguredFirewall: mode == "",
 	})
+	// Runs before the harness stops the process (cleanups are LIFO).
+	t.Cleanup(func() {
+		log := bw.Process().Log()
+		for _, m := range []string{"loading vulnerability data", "refreshing vulnerability data"} {
+			if strings.Contains(log, m) {
+				t.Errorf("breakwater logged %q: a test server must fetch no feeds", m)
+			}
+		}
+	})
+	return bw
 }
 
 // scanResult is the part of `breakwater scan --format json` the tests read.

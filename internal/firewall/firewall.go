@@ -142,10 +142,13 @@ type Firewall struct {
 	flights     singleflight.Group
 	inspections singleflight.Group
 	// base is the parent of every inspection, cancelled by Close; wg counts
-	// inspections in flight.
+	// inspections in flight. mu guards closed, so no inspection starts
+	// once Close waits.
 	base   context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	mu     sync.Mutex
+	closed bool
 
 	// inspected, if set, is called before each inspection (tests count them).
 	inspected func(digest.Digest)
@@ -198,9 +201,26 @@ func New(opts Options) (*Firewall, error) {
 // Close cancels the inspections in flight and waits for them to end. It
 // does not close the stores.
 func (f *Firewall) Close() error {
+	f.mu.Lock()
+	f.closed = true
+	f.mu.Unlock()
 	f.cancel()
 	f.wg.Wait()
 	return nil
+}
+
+// errClosed answers pulls that arrive after Close.
+var errClosed = errors.New("firewall closed")
+
+// started counts an inspection in flight, unless the firewall is closed.
+func (f *Firewall) started() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return false
+	}
+	f.wg.Add(1)
+	return true
 }
 
 // ErrNotReady is returned by Ready until vulnerability data is loaded.

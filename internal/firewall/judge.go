@@ -78,7 +78,9 @@ func (f *Firewall) judge(
 func (f *Firewall) flight(ctx context.Context, repo cache.Repo, ref oci.Reference, m *cache.Manifest) <-chan singleflight.Result {
 	who := requester(ctx)
 	return f.flights.DoChan(repo.String()+"@"+m.Digest.String(), func() (any, error) {
-		f.wg.Add(1)
+		if !f.started() {
+			return store.Verdict{}, errClosed
+		}
 		defer f.wg.Done()
 		ictx, cancel := context.WithTimeout(f.base, f.opts.InspectTimeout)
 		defer cancel()

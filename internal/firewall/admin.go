@@ -271,7 +271,12 @@ func (f *Firewall) AddNote(ctx context.Context, idOrDigest, by, text string) err
 
 // Audit lists audit entries matching filter after the entry with id
 // after, oldest first, at most n (n <= 0: all).
-func (f *Firewall) Audit(ctx context.Context, filter store.AuditFilter, after int64, n int) ([]store.AuditEntry, error) {
+func (f *Firewall) Audit(
+	ctx context.Context,
+	filter store.AuditFilter,
+	after int64,
+	n int,
+) ([]store.AuditEntry, error) {
 	return f.st.Audit(ctx, filter, after, n)
 }
 

@@ -16,7 +16,12 @@ import (
 
 // Manifest is the registry's gate for a manifest about to be served: nil
 // serves it, an error is what the client gets instead.
-func (f *Firewall) Manifest(ctx context.Context, repo cache.Repo, ref oci.Reference, m *cache.Manifest) error {
+func (f *Firewall) Manifest(
+	ctx context.Context,
+	repo cache.Repo,
+	ref oci.Reference,
+	m *cache.Manifest,
+) error {
 	set := f.opts.Settings.For(repo.String())
 	if set.Mode == policy.ModeOff {
 		return nil

@@ -18,7 +18,12 @@ import (
 
 // inspection returns what the image holds: stored from an earlier
 // inspection of the same digest, or read now from its layers.
-func (f *Firewall) inspection(ctx context.Context, repo cache.Repo, d digest.Digest, p manifestJSON) (inspection, error) {
+func (f *Firewall) inspection(
+	ctx context.Context,
+	repo cache.Repo,
+	d digest.Digest,
+	p manifestJSON,
+) (inspection, error) {
 	if b, err := f.st.Inventory(ctx, d); err == nil {
 		return decodeInspection(b)
 	} else if !errors.Is(err, store.ErrNotFound) {
@@ -41,7 +46,12 @@ func (f *Firewall) inspection(ctx context.Context, repo cache.Repo, d digest.Dig
 
 // inspect reads the config and layers through the cache, so they are
 // fetched, verified and stored once, and lists the components.
-func (f *Firewall) inspect(ctx context.Context, repo cache.Repo, d digest.Digest, p manifestJSON) (inspection, error) {
+func (f *Firewall) inspect(
+	ctx context.Context,
+	repo cache.Repo,
+	d digest.Digest,
+	p manifestJSON,
+) (inspection, error) {
 	if f.inspected != nil {
 		f.inspected(d)
 	}

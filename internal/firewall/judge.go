@@ -75,7 +75,12 @@ func (f *Firewall) judge(
 // flight starts the one decision about m in repo, or joins the one in
 // progress. It runs detached from the request: a client giving up or
 // timing out must not waste the inspection its next try will want.
-func (f *Firewall) flight(ctx context.Context, repo cache.Repo, ref oci.Reference, m *cache.Manifest) <-chan singleflight.Result {
+func (f *Firewall) flight(
+	ctx context.Context,
+	repo cache.Repo,
+	ref oci.Reference,
+	m *cache.Manifest,
+) <-chan singleflight.Result {
 	who := requester(ctx)
 	return f.flights.DoChan(repo.String()+"@"+m.Digest.String(), func() (any, error) {
 		if !f.started() {
@@ -90,7 +95,13 @@ func (f *Firewall) flight(ctx context.Context, repo cache.Repo, ref oci.Referenc
 
 // undecided turns a failure to make a verdict into the client's answer:
 // audit-mode repositories serve (and record that), others withhold.
-func (f *Firewall) undecided(ctx context.Context, repo cache.Repo, d digest.Digest, set policy.Settings, err error) error {
+func (f *Firewall) undecided(
+	ctx context.Context,
+	repo cache.Repo,
+	d digest.Digest,
+	set policy.Settings,
+	err error,
+) error {
 	if set.Mode == policy.ModeAudit {
 		if aerr := f.audit(ctx, actorFirewall, ActionNotInspected, repo.String(), d, err.Error()); aerr != nil {
 			return aerr
@@ -126,7 +137,13 @@ func (f *Firewall) decide(
 	p := parseManifest(m.Body)
 	now := f.opts.Now()
 	if p.isArtifact() {
-		v := store.Verdict{Repo: repo.String(), Digest: m.Digest, Result: string(policy.ResultAllow), Artifact: true, JudgedAt: now}
+		v := store.Verdict{
+			Repo:     repo.String(),
+			Digest:   m.Digest,
+			Result:   string(policy.ResultAllow),
+			Artifact: true,
+			JudgedAt: now,
+		}
 		if err := f.st.PutVerdict(ctx, v, p.blobs()); err != nil {
 			return v, err
 		}

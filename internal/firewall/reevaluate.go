@@ -108,7 +108,8 @@ func (f *Firewall) reevaluate(ctx context.Context, v store.Verdict) (int, error)
 	}
 
 	for _, m := range fresh {
-		details := fmt.Sprintf("policy=%s action=%s new_findings=%d result=%s", m.Policy, m.Action, len(m.Findings), v.Result)
+		details := fmt.Sprintf("policy=%s action=%s new_findings=%d result=%s",
+			m.Policy, m.Action, len(m.Findings), v.Result)
 		if err := f.audit(ctx, actorReevaluation, ActionViolation, v.Repo, v.Digest, details); err != nil {
 			return 0, err
 		}

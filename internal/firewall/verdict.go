@@ -59,7 +59,12 @@ func (f *Firewall) judgement(ctx context.Context, v store.Verdict) (Judgement, e
 // image first if it has none, as a first pull would but waiting until ctx
 // ends rather than Options.Wait: for a command such as breakwater scan.
 // An index has no verdict of its own; judge each platform's manifest.
-func (f *Firewall) Judge(ctx context.Context, repo cache.Repo, ref oci.Reference, m *cache.Manifest) (Judgement, error) {
+func (f *Firewall) Judge(
+	ctx context.Context,
+	repo cache.Repo,
+	ref oci.Reference,
+	m *cache.Manifest,
+) (Judgement, error) {
 	p := parseManifest(m.Body)
 	if p.isIndex(m.MediaType) {
 		return Judgement{}, fmt.Errorf("judge %s@%s: an index is judged per platform manifest: %w", repo, m.Digest, oci.ErrUnsupported)

@@ -276,3 +276,14 @@ func LookPath(t testing.TB, name string) string {
 	t.Fatalf("find %s: not in PATH nor in %v (scripts/test installs it)", name, dirs)
 	return ""
 }
+
+// PID is the process ID of the running process, 0 when it is stopped
+// (for reading /proc/PID, such as its peak memory).
+func (p *Process) PID() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil || p.cmd.Process == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}

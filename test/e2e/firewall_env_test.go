@@ -211,6 +211,7 @@ type quarantineRecord struct {
 	Repo     string   `json:"repository"`
 	Tag      string   `json:"tag"`
 	Digest   string   `json:"digest"`
+	Platform string   `json:"platform"`
 	Policies []string `json:"policies"`
 	Released bool     `json:"released"`
 }

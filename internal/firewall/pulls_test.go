@@ -122,6 +122,16 @@ func TestNotReady(t *testing.T) {
 		t.Errorf("Ready after load = %v", err)
 	}
 	wantStatus(t, "quarantine repo after load", e.manifest("GET", "quar/early", "1"), 200, "")
+
+	// The image the audit repository served unjudged is judged by the
+	// re-evaluation that follows a load, without another pull.
+	if _, err := e.fw.Reevaluate(t.Context()); err != nil {
+		t.Fatalf("Reevaluate: %v", err)
+	}
+	j, err := e.fw.Verdict(t.Context(), "docker.io/audit/early", img.manifest)
+	if err != nil || j.Result != policy.ResultAllow {
+		t.Errorf("verdict of the image served unjudged = %+v, %v; want allow", j, err)
+	}
 }
 
 // TestCachedBeforeFirewall checks that an image cached while the firewall
@@ -211,8 +221,19 @@ func TestUpstreamFailsDuringInspection(t *testing.T) {
 		t.Errorf("judged %d times while the upstream failed, want never", n)
 	}
 
+	if _, err := e.fw.Reevaluate(t.Context()); err == nil {
+		t.Errorf("Reevaluate while the upstream fails = nil, want the image it could not judge")
+	}
+
 	e.up.mu.Lock()
 	e.up.failBlobs = false
 	e.up.mu.Unlock()
 	wantStatus(t, "after recovery", e.manifest("GET", "quar/trouble", "1"), 404, "MANIFEST_UNKNOWN")
+	if n, err := e.fw.Reevaluate(t.Context()); err != nil || n != 1 {
+		t.Errorf("Reevaluate after recovery = %d, %v; want the audited image judged", n, err)
+	}
+	j, err := e.fw.Verdict(t.Context(), "docker.io/audit/trouble", p.manifest)
+	if err != nil || j.Result != policy.ResultAudit {
+		t.Errorf("verdict in the audit repository = %+v, %v; want audit", j.Result, err)
+	}
 }

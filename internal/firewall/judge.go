@@ -103,7 +103,7 @@ func (f *Firewall) undecided(
 	err error,
 ) error {
 	if set.Mode == policy.ModeAudit {
-		if aerr := f.audit(ctx, actorFirewall, ActionNotInspected, repo.String(), d, err.Error()); aerr != nil {
+		if aerr := f.noteUnjudged(ctx, repo.String(), d, err); aerr != nil {
 			return aerr
 		}
 		return errUnjudged
@@ -116,6 +116,18 @@ func (f *Firewall) undecided(
 		telemetry.KeyDigest, d.String(),
 		telemetry.KeyError, err)
 	return fmt.Errorf("judge %s@%s: %w: %w", repo, d, errNotInspected, err)
+}
+
+// noteUnjudged records once per image that it was served without a
+// verdict, for Reevaluate to judge it later; every pull until then would
+// otherwise add an entry.
+func (f *Firewall) noteUnjudged(ctx context.Context, repo string, d digest.Digest, why error) error {
+	filter := store.AuditFilter{Repo: repo, Digest: d, Action: ActionNotInspected}
+	seen, err := f.st.Audit(ctx, filter, 0, 1)
+	if err != nil || len(seen) > 0 {
+		return err
+	}
+	return f.audit(ctx, actorFirewall, ActionNotInspected, repo, d, why.Error())
 }
 
 // decide inspects an image (or reuses its inspection), applies the

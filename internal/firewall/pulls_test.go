@@ -111,6 +111,7 @@ func TestNotReady(t *testing.T) {
 		t.Errorf("message = %q, want vulnerability data not loaded", r.msg)
 	}
 	wantStatus(t, "audit repo", e.manifest("GET", "audit/early", "1"), 200, "")
+	wantStatus(t, "audit repo again", e.manifest("GET", "audit/early", "1"), 200, "")
 	wantStatus(t, "audit repo layer", e.blob("GET", "audit/early", img.layers[0]), 200, "")
 	if n := len(e.audit(img.manifest, firewall.ActionNotInspected)); n != 1 {
 		t.Errorf("not-inspected entries = %d, want 1", n)

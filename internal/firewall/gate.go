@@ -114,6 +114,10 @@ func (f *Firewall) blocked(ctx context.Context, v store.Verdict, set policy.Sett
 
 // Blob is the registry's gate for a blob: it is served only when an image
 // of repo that may be served references it.
+//
+// TODO: a base layer shared by thousands of judged images of one
+// repository reads all their verdicts on each request for it; asking the
+// store for one owner whose result serves would do.
 func (f *Firewall) Blob(ctx context.Context, repo cache.Repo, d digest.Digest) error {
 	set := f.opts.Settings.For(repo.String())
 	if set.Mode == policy.ModeOff {

@@ -228,7 +228,7 @@ func (f *Firewall) purge(ctx context.Context, repo string, d digest.Digest) erro
 		return err
 	}
 	for _, b := range blobs {
-		owners, err := f.st.BlobOwners(ctx, repo, b)
+		owners, err := f.st.BlobOwners(ctx, repo, b, 1)
 		if err != nil {
 			return err
 		}

@@ -48,9 +48,11 @@ type Firewall interface {
 	// Deleting a missing verdict is not an error.
 	DeleteVerdict(ctx context.Context, repo string, d digest.Digest) error
 	// BlobOwners returns the verdicts of repo's judged manifests that
-	// reference blob d, in manifest digest order, without their Evidence
+	// reference blob d, at most n (n <= 0: all), without their Evidence
 	// (a base layer may have thousands of owners); none is an empty list.
-	BlobOwners(ctx context.Context, repo string, d digest.Digest) ([]Verdict, error)
+	// Images whose result serves them (allow, audit) come first, then the
+	// rest, each in manifest digest order, so one owner often answers.
+	BlobOwners(ctx context.Context, repo string, d digest.Digest, n int) ([]Verdict, error)
 	// OwnedBlobs returns the blobs recorded with the verdict of d in repo.
 	OwnedBlobs(ctx context.Context, repo string, d digest.Digest) ([]digest.Digest, error)
 

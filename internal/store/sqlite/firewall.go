@@ -249,12 +249,14 @@ func (m *Meta) DeleteVerdict(ctx context.Context, repo string, d digest.Digest) 
 	return nil
 }
 
-// BlobOwners returns the verdicts of repo's manifests that reference d.
-func (m *Meta) BlobOwners(ctx context.Context, repo string, d digest.Digest) ([]store.Verdict, error) {
+// BlobOwners returns the verdicts of repo's manifests that reference d,
+// serving images first.
+func (m *Meta) BlobOwners(ctx context.Context, repo string, d digest.Digest, n int) ([]store.Verdict, error) {
 	vs, err := scanVerdicts(m.read.QueryContext(ctx, `
 SELECT `+verdictNoEvidence+` FROM fw_blobs b JOIN fw_verdicts v ON v.repo = b.repo AND v.digest = b.manifest
 WHERE b.repo = ? AND b.blob = ?
-ORDER BY v.digest`, repo, d.String()))
+ORDER BY v.artifact OR v.result NOT IN ('allow', 'audit'), v.digest
+LIMIT ?`, repo, d.String(), limit(n)))
 	if err != nil {
 		return nil, fmt.Errorf("list owners of blob %s@%s: %w", repo, d, err)
 	}

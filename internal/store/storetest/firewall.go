@@ -198,23 +198,32 @@ func testFirewallBlobOwners(t *testing.T, m FirewallMeta) {
 	shared, own := dg("shared"), dg("own")
 	a := store.Verdict{Repo: "hub/lib", Digest: dg("a"), Result: "allow", JudgedAt: at(1), Evidence: []byte(`{"big":true}`)}
 	b := store.Verdict{Repo: "hub/lib", Digest: dg("b"), Result: "quarantine", JudgedAt: at(1)}
+	audited := store.Verdict{Repo: "hub/lib", Digest: dg("audited"), Result: "audit", JudgedAt: at(1)}
+	sig := store.Verdict{Repo: "hub/lib", Digest: dg("sig"), Result: "allow", Artifact: true, JudgedAt: at(1)}
 	other := store.Verdict{Repo: "hub/other", Digest: dg("c"), Result: "allow", JudgedAt: at(1)}
 	must(t, m.PutVerdict(ctx, a, []digest.Digest{shared}), "put a")
 	must(t, m.PutVerdict(ctx, b, []digest.Digest{shared, own}), "put b")
+	must(t, m.PutVerdict(ctx, audited, []digest.Digest{shared}), "put audited")
+	must(t, m.PutVerdict(ctx, sig, []digest.Digest{shared}), "put sig")
 	must(t, m.PutVerdict(ctx, other, []digest.Digest{own}), "put other")
 
+	// Images whose result serves come first, then the others, each in
+	// digest order.
+	serving, rest := sortDigests(a.Digest, audited.Digest), sortDigests(b.Digest, sig.Digest)
 	tests := []struct {
 		repo string
 		blob digest.Digest
+		n    int
 		want []digest.Digest
 	}{
-		{"hub/lib", shared, sortDigests(a.Digest, b.Digest)},
-		{"hub/lib", own, []digest.Digest{b.Digest}},
-		{"hub/other", own, []digest.Digest{other.Digest}},
-		{"hub/other", shared, nil},
+		{"hub/lib", shared, 0, append(serving, rest...)},
+		{"hub/lib", shared, 1, serving[:1]},
+		{"hub/lib", own, 0, []digest.Digest{b.Digest}},
+		{"hub/other", own, 0, []digest.Digest{other.Digest}},
+		{"hub/other", shared, 0, nil},
 	}
 	for _, tt := range tests {
-		owners, err := m.BlobOwners(ctx, tt.repo, tt.blob)
+		owners, err := m.BlobOwners(ctx, tt.repo, tt.blob, tt.n)
 		var got []digest.Digest
 		for _, o := range owners {
 			got = append(got, o.Digest)
@@ -228,7 +237,7 @@ func testFirewallBlobOwners(t *testing.T, m FirewallMeta) {
 	}
 }
 
-// sortDigests returns ds in byte order, the order BlobOwners promises.
+// sortDigests returns ds in byte order.
 func sortDigests(ds ...digest.Digest) []digest.Digest {
 	for i := range ds {
 		for j := i + 1; j < len(ds); j++ {
@@ -457,7 +466,7 @@ func testFirewallConcurrent(t *testing.T, m FirewallMeta) {
 		}
 	}
 
-	owners, err := m.BlobOwners(ctx, "hub/lib", dg("shared layer"))
+	owners, err := m.BlobOwners(ctx, "hub/lib", dg("shared layer"), 0)
 	if err != nil || len(owners) != workers*iterations {
 		t.Errorf("BlobOwners = %d, %v; want %d", len(owners), err, workers*iterations)
 	}

@@ -59,6 +59,8 @@ type fwEnv struct {
 	up     *harness.Upstream
 	data   string
 	config string
+	// counter, if set, stands between breakwater and the upstream.
+	counter *harness.CountingProxy
 }
 
 // newFWEnv starts an upstream and writes a configuration of offlineVulnDB
@@ -79,8 +81,12 @@ func newFWEnv(t *testing.T, extra string) *fwEnv {
 // env is the environment of every breakwater process of e: the upstream
 // and its credentials, which only breakwater holds.
 func (e *fwEnv) env() []string {
+	target := e.up.URL
+	if e.counter != nil {
+		target = e.counter.URL
+	}
 	return []string{
-		"BREAKWATER_UPSTREAM=" + e.up.URL,
+		"BREAKWATER_UPSTREAM=" + target,
 		"BREAKWATER_UPSTREAM_USERNAME=" + e.up.Username,
 		"BREAKWATER_UPSTREAM_PASSWORD=" + e.up.Password,
 	}

@@ -56,7 +56,8 @@ the image is withheld (quarantined, or its inspection failed).`,
 }
 
 // scanResult is what scan --format json prints: the judgement, and the
-// quarantine record's id when the image is quarantined.
+// quarantine record's id when the image is quarantined. Scripts and the
+// end-to-end tests read its keys: add keys, never rename them.
 type scanResult struct {
 	Image        string `json:"image"`
 	QuarantineID string `json:"quarantine_id,omitempty"`

@@ -173,31 +173,15 @@ func (f *Firewall) Delete(ctx context.Context, idOrDigest, by, reason string) er
 			return err
 		}
 	}
-	return f.st.DeleteWaiver(ctx, qs[0].Digest)
+	return f.forgetImage(ctx, qs[0].Digest)
 }
 
 // deleteJudged deletes the verdicts of image d in every repository, or
 // returns ErrNotFound if it has none.
-//
-// TODO: this walks every verdict; an index of verdicts by digest would
-// make it one query, worth it once stores hold many thousand images.
 func (f *Firewall) deleteJudged(ctx context.Context, d digest.Digest, by, reason string) error {
-	var repos []string
-	var last store.VerdictKey
-	for {
-		vs, err := f.st.Verdicts(ctx, last, reevaluatePage)
-		if err != nil {
-			return err
-		}
-		for _, v := range vs {
-			if v.Digest == d {
-				repos = append(repos, v.Repo)
-			}
-		}
-		if len(vs) < reevaluatePage {
-			break
-		}
-		last = store.VerdictKey{Repo: vs[len(vs)-1].Repo, Digest: vs[len(vs)-1].Digest}
+	repos, err := f.judgedIn(ctx, d)
+	if err != nil {
+		return err
 	}
 	if len(repos) == 0 {
 		return fmt.Errorf("verdict of %s: %w", d, store.ErrNotFound)
@@ -210,7 +194,45 @@ func (f *Firewall) deleteJudged(ctx context.Context, d digest.Digest, by, reason
 			return err
 		}
 	}
-	return f.st.DeleteWaiver(ctx, d)
+	return f.forgetImage(ctx, d)
+}
+
+// judgedIn lists the repositories with a verdict of image d.
+//
+// TODO: this walks every verdict; an index of verdicts by digest would
+// make it one query, worth it once stores hold many thousand images.
+func (f *Firewall) judgedIn(ctx context.Context, d digest.Digest) ([]string, error) {
+	var repos []string
+	var last store.VerdictKey
+	for {
+		vs, err := f.st.Verdicts(ctx, last, reevaluatePage)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range vs {
+			if v.Digest == d {
+				repos = append(repos, v.Repo)
+			}
+		}
+		if len(vs) < reevaluatePage {
+			return repos, nil
+		}
+		last = store.VerdictKey{Repo: vs[len(vs)-1].Repo, Digest: vs[len(vs)-1].Digest}
+	}
+}
+
+// forgetImage drops the waiver of a deleted image and, unless another
+// repository still has a verdict of it, its inventory, so the next pull
+// inspects it again rather than reusing what an older scanner found.
+func (f *Firewall) forgetImage(ctx context.Context, d digest.Digest) error {
+	if err := f.st.DeleteWaiver(ctx, d); err != nil {
+		return err
+	}
+	repos, err := f.judgedIn(ctx, d)
+	if err != nil || len(repos) > 0 {
+		return err
+	}
+	return f.st.DeleteInventory(ctx, d)
 }
 
 // purge forgets image d of repo: its verdict, and what the cache holds of

@@ -58,6 +58,9 @@ func TestReleaseExpireDelete(t *testing.T) {
 	if n := len(e.audit(img.manifest, firewall.ActionJudged)); n != 2 {
 		t.Errorf("judged %d times, want twice (before and after delete)", n)
 	}
+	if n := e.inspections.Load(); n != 2 {
+		t.Errorf("inspections = %d, want 2: a deleted image is inspected again", n)
+	}
 	if got := e.up.count("GET /v2/shown/app/manifests/"); got <= manifestGETs {
 		t.Errorf("upstream manifest GETs after delete = %d, want more than %d: the manifest must be fetched again", got, manifestGETs)
 	}

@@ -60,6 +60,8 @@ type Firewall interface {
 	// earlier record; Inventory returns it or ErrNotFound.
 	PutInventory(ctx context.Context, d digest.Digest, inv []byte) error
 	Inventory(ctx context.Context, d digest.Digest) ([]byte, error)
+	// DeleteInventory removes it; a missing one is not an error.
+	DeleteInventory(ctx context.Context, d digest.Digest) error
 
 	// PutQuarantine records q unless its repo and digest already have a
 	// record, and returns the id of the record in force.

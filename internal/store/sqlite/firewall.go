@@ -297,6 +297,14 @@ func (m *Meta) Inventory(ctx context.Context, d digest.Digest) ([]byte, error) {
 	return inv, nil
 }
 
+// DeleteInventory removes the inventory of image d.
+func (m *Meta) DeleteInventory(ctx context.Context, d digest.Digest) error {
+	if _, err := m.write.ExecContext(ctx, `DELETE FROM fw_inventories WHERE digest = ?`, d.String()); err != nil {
+		return fmt.Errorf("delete inventory %s: %w", d, err)
+	}
+	return nil
+}
+
 // PutQuarantine records q unless its image has a record already.
 func (m *Meta) PutQuarantine(ctx context.Context, q store.Quarantine) (string, error) {
 	policies, err := json.Marshal(q.Policies)

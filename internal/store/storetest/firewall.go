@@ -191,6 +191,11 @@ func testFirewallVerdicts(t *testing.T, m FirewallMeta) {
 	if inv, err := m.Inventory(ctx, dg("img")); err != nil || string(inv) != "two" {
 		t.Errorf("Inventory = %q, %v; want two", inv, err)
 	}
+	must(t, m.DeleteInventory(ctx, dg("img")), "delete inventory")
+	must(t, m.DeleteInventory(ctx, dg("img")), "delete missing inventory")
+	if _, err := m.Inventory(ctx, dg("img")); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Inventory after delete = %v; want ErrNotFound", err)
+	}
 }
 
 func testFirewallBlobOwners(t *testing.T, m FirewallMeta) {

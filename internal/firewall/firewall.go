@@ -109,8 +109,10 @@ type Options struct {
 	Meta  store.Meta
 	Store store.Firewall
 	Blobs store.Blobs
-	// Cache fetches configs and layers and VulnDB matches them; both are
-	// needed by the Gate methods and Reevaluate only.
+	// Cache fetches configs and layers and VulnDB matches them. The Gate
+	// methods and Judge need both, Reevaluate needs VulnDB (and with a
+	// Cache also judges images served unjudged); administration needs
+	// neither.
 	Cache  Fetcher
 	VulnDB Matcher
 	// Policies are applied in order; they should have passed Validate.

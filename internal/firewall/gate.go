@@ -164,12 +164,15 @@ func (f *Firewall) Blob(ctx context.Context, repo cache.Repo, d digest.Digest) e
 }
 
 // blocks reports whether a stored result withholds its image under set.
+// A result this binary does not know (written by a newer one) withholds in
+// quarantine mode: failing closed is the firewall's default.
 func blocks(r policy.Result, set policy.Settings) bool {
 	switch r {
-	case policy.ResultQuarantine:
-		return set.Mode == policy.ModeQuarantine
+	case policy.ResultAllow, policy.ResultAudit:
+		return false
 	case policy.ResultInspectionFailed:
 		return set.Mode == policy.ModeQuarantine && !set.FailOpen
+	default:
+		return set.Mode == policy.ModeQuarantine
 	}
-	return r.Blocks()
 }

@@ -110,3 +110,78 @@ func TestFirewallDebianFindings(t *testing.T) {
 		t.Logf("policies fired: %s", strings.Join(r.policies(), ", "))
 	}
 }
+
+// nvdRecords are the NVD records of the CVEs in wantDebian
+// (testdata/nvd-bookworm, see its README), which score them.
+const nvdRecords = "testdata/nvd-bookworm"
+
+// wantScores is each finding's CVSS base score from its NVD record: the
+// highest of its v3.x and v4.0 vectors. CVE-2005-2541 has only a CVSS v2
+// score, which breakwater does not use, so it stays unscored.
+var wantScores = map[string]float64{
+	"CVE-2011-4116":    3.3,
+	"CVE-2016-2781":    6.5, // v3.0 6.5 beside v3.1 4.6
+	"CVE-2018-6829":    7.5,
+	"CVE-2019-1010022": 9.8,
+	"CVE-2022-0563":    5.5,
+	"CVE-2023-39804":   6.2,
+	"CVE-2023-50495":   6.5,
+	"CVE-2023-7008":    5.9,
+	"CVE-2024-2236":    5.9,
+	"CVE-2024-22365":   5.5,
+	"CVE-2025-1390":    6.1,
+	"CVE-2026-85091":   8.3, // v4.0 8.3 beside v3.1 7.4
+}
+
+// TestFirewallDebianScores adds NVD's scores to the Debian records: the
+// shipped policies then withhold the Debian 12 image for one finding,
+// CVE-2026-85091 in zlib (8.3, open in bookworm). CVE-2019-1010022 scores
+// 9.8 but Debian counts it unimportant, which the cvss-8 policy leaves out.
+// docker, pulling in message mode, is told the policy and the quarantine
+// id of the verdict scan stored.
+func TestFirewallDebianScores(t *testing.T) {
+	e := newFWEnv(t, "firewall:\n  show_reason: true\n")
+	e.up.Push(t, "library/debian", "12", harness.DebianImage(t, harness.Docker))
+	e.importRecords(t, debianRecords)
+	e.importRecords(t, nvdRecords)
+
+	r, err := e.scan(t, "library/debian:12", "--firewall", "quarantine")
+	if err == nil {
+		t.Errorf("scan exited 0, want non-zero for a withheld image")
+	}
+	if r.Served || r.Result != "quarantine" || r.QuarantineID == "" {
+		t.Fatalf("result %q, served %v, quarantine id %q; want quarantine, withheld, an id", r.Result, r.Served, r.QuarantineID)
+	}
+	got := map[string]float64{}
+	for _, f := range r.Evidence.Findings {
+		if f.ID == "CVE-2005-2541" {
+			if f.Scored || f.Score != 0 {
+				t.Errorf("CVE-2005-2541 scored %v (%s), want unscored", f.Score, f.Vector)
+			}
+			continue
+		}
+		if !f.Scored {
+			t.Errorf("%s on %s unscored, want its NVD score", f.ID, f.Component.Name)
+		}
+		got[f.ID] = f.Score
+	}
+	if diff := cmp.Diff(wantScores, got); diff != "" {
+		t.Errorf("scores (-want +got):\n%s", diff)
+	}
+	var fired []string
+	for _, m := range r.Evidence.Verdict.Matches {
+		for _, f := range m.Findings {
+			fired = append(fired, m.Policy+":"+m.Action+":"+f.ID+":"+f.Component.Name)
+		}
+	}
+	if want := []string{"cvss-8:fail:CVE-2026-85091:zlib1g"}; !slices.Equal(fired, want) {
+		t.Errorf("policy matches = %v, want %v", fired, want)
+	}
+
+	bw := e.serve(t, "quarantine")
+	d := harness.StartDockerd(t, harness.DockerdOptions{})
+	err = d.PullErr(bw.Ref("library/debian", "12"), "")
+	if want := "blocked by breakwater policy cvss-8; quarantine id " + r.QuarantineID; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("docker pull: want %q in docker's output, got %v", want, err)
+	}
+}

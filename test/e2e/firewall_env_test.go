@@ -166,8 +166,9 @@ type scanResult struct {
 		Verdict struct {
 			Result  string `json:"result"`
 			Matches []struct {
-				Policy string `json:"policy"`
-				Action string `json:"action"`
+				Policy   string    `json:"policy"`
+				Action   string    `json:"action"`
+				Findings []finding `json:"findings"`
 			} `json:"matches"`
 		} `json:"verdict"`
 		Findings   []finding `json:"findings"`
@@ -176,10 +177,14 @@ type scanResult struct {
 }
 
 type finding struct {
-	ID           string `json:"id"`
-	FixedVersion string `json:"fixed_version"`
-	Status       string `json:"status"`
-	Malware      bool   `json:"malware"`
+	ID           string  `json:"id"`
+	FixedVersion string  `json:"fixed_version"`
+	Status       string  `json:"status"`
+	Malware      bool    `json:"malware"`
+	Score        float64 `json:"score"`
+	Scored       bool    `json:"scored"`
+	Severity     string  `json:"severity"`
+	Vector       string  `json:"vector"`
 	Component    struct {
 		Ecosystem  string `json:"ecosystem"`
 		Name       string `json:"name"`

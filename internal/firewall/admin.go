@@ -198,27 +198,16 @@ func (f *Firewall) deleteJudged(ctx context.Context, d digest.Digest, by, reason
 }
 
 // judgedIn lists the repositories with a verdict of image d.
-//
-// TODO: this walks every verdict; an index of verdicts by digest would
-// make it one query, worth it once stores hold many thousand images.
 func (f *Firewall) judgedIn(ctx context.Context, d digest.Digest) ([]string, error) {
-	var repos []string
-	var last store.VerdictKey
-	for {
-		vs, err := f.st.Verdicts(ctx, last, reevaluatePage)
-		if err != nil {
-			return nil, err
-		}
-		for _, v := range vs {
-			if v.Digest == d {
-				repos = append(repos, v.Repo)
-			}
-		}
-		if len(vs) < reevaluatePage {
-			return repos, nil
-		}
-		last = store.VerdictKey{Repo: vs[len(vs)-1].Repo, Digest: vs[len(vs)-1].Digest}
+	vs, err := f.st.VerdictsOf(ctx, d)
+	if err != nil {
+		return nil, err
 	}
+	repos := make([]string, len(vs))
+	for i, v := range vs {
+		repos[i] = v.Repo
+	}
+	return repos, nil
 }
 
 // forgetImage drops the waiver of a deleted image and, unless another

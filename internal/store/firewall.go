@@ -38,6 +38,9 @@ type Firewall interface {
 	// Result is Verdict without the Evidence, for the check every pull
 	// makes: evidence can run to megabytes.
 	Result(ctx context.Context, repo string, d digest.Digest) (Verdict, error)
+	// VerdictsOf lists the verdicts of image d in every repository, by
+	// repository, without their Evidence.
+	VerdictsOf(ctx context.Context, d digest.Digest) ([]Verdict, error)
 	// Verdicts lists the verdicts after (repo, digest) last in that order,
 	// at most n (n <= 0: all), for walking every judged image.
 	Verdicts(ctx context.Context, last VerdictKey, n int) ([]Verdict, error)

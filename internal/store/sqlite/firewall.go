@@ -212,6 +212,16 @@ func (m *Meta) Result(ctx context.Context, repo string, d digest.Digest) (store.
 	return v, nil
 }
 
+// VerdictsOf lists the verdicts of image d, by repository.
+func (m *Meta) VerdictsOf(ctx context.Context, d digest.Digest) ([]store.Verdict, error) {
+	vs, err := scanVerdicts(m.read.QueryContext(ctx, `
+SELECT `+verdictNoEvidence+` FROM fw_verdicts v WHERE v.digest = ? ORDER BY v.repo`, d.String()))
+	if err != nil {
+		return nil, fmt.Errorf("list verdicts of %s: %w", d, err)
+	}
+	return vs, nil
+}
+
 // Verdicts lists verdicts after last in (repo, digest) order.
 func (m *Meta) Verdicts(ctx context.Context, last store.VerdictKey, n int) ([]store.Verdict, error) {
 	vs, err := scanVerdicts(m.read.QueryContext(ctx, `

@@ -70,6 +70,8 @@ CREATE TABLE blob_access (
 `,
 	// 2: the firewall's verdicts, quarantine, waivers and audit log.
 	firewallSchema,
+	// 3: finding an image's verdicts in every repository.
+	`CREATE INDEX fw_verdicts_by_digest ON fw_verdicts (digest);`,
 }
 
 // migrate applies the migrations db has not seen, in order, in one

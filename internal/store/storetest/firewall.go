@@ -162,6 +162,18 @@ func testFirewallVerdicts(t *testing.T, m FirewallMeta) {
 	if diff := cmp.Diff(keys, []string{"hub/a", "hub/lib", "hub/z"}); diff != "" {
 		t.Errorf("Verdicts walk (-got +want):\n%s", diff)
 	}
+	must(t, m.PutVerdict(ctx, store.Verdict{Repo: "hub/b", Digest: dg("x"), Result: "quarantine", Evidence: []byte("{}"), JudgedAt: at(1)}, nil), "put")
+	of, err := m.VerdictsOf(ctx, dg("x"))
+	var ofRepos []string
+	for _, o := range of {
+		ofRepos = append(ofRepos, o.Repo)
+		if o.Evidence != nil {
+			t.Errorf("VerdictsOf: %s has evidence, want none", o.Repo)
+		}
+	}
+	if diff := cmp.Diff(ofRepos, []string{"hub/a", "hub/b"}); err != nil || diff != "" {
+		t.Errorf("VerdictsOf: %v (-got +want):\n%s", err, diff)
+	}
 
 	// UpdateVerdict changes the judgement, not the blobs or served time.
 	v3 := v2

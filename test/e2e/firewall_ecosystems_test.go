@@ -1,0 +1,103 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"breakwater/test/harness"
+)
+
+// alpineBusybox is an Alpine 3.20 root with busybox 1.36.1-r28 installed,
+// as apk records it.
+func alpineBusybox() []file {
+	return []file{
+		{Name: "etc/os-release", Mode: 0o644, Body: []byte("NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.20.3\nPRETTY_NAME=\"Alpine Linux v3.20\"\n")},
+		{Name: "lib/apk/db/installed", Mode: 0o644, Body: []byte("C:Q1e2e0000000000000000000000000000=\nP:busybox\nV:1.36.1-r28\nA:x86_64\nS:512000\nI:1024000\nT:Size optimized toolbox of many common UNIX utilities\nU:https://busybox.net/\nL:GPL-2.0-only\no:busybox\nm:Sören Tempel <soeren+alpine@soeren-tempel.net>\nt:1700000000\nc:0000000000000000000000000000000000000000\n\n")},
+	}
+}
+
+// TestFirewallEcosystems judges one image per further kind of data with
+// `breakwater scan`: Alpine secdb fixes matched by apk version order, a
+// malicious PyPI package from its dist-info, and a file whose sha256 is
+// on a known-bad list even though a later layer deletes it (its bytes
+// still reach every client).
+func TestFirewallEcosystems(t *testing.T) {
+	marker := []byte("breakwater e2e: a file on the known-bad list\n")
+	sum := sha256.Sum256(marker)
+	badList := filepath.Join(t.TempDir(), "known-bad.txt")
+	if err := os.WriteFile(badList, []byte("sha256:"+hex.EncodeToString(sum[:])+" e2e marker file\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	e := newFWEnv(t, "")
+	e.importRecords(t, vulnTestdata(t, "alpine-secdb"))
+	e.importRecords(t, vulnTestdata(t, "osv", "malicious", "pypi"))
+	e.importRecords(t, badList)
+
+	img := func(layers ...v1.Layer) v1.Image {
+		return harness.Assemble(t, harness.Docker, harness.LinuxAMD64, []string{"/bin/sh"}, layers...)
+	}
+	cases := []struct {
+		name   string
+		image  v1.Image
+		result string
+		// want lists "id package path fixed-version" of every finding.
+		want []string
+	}{
+		{
+			name:   "alpine",
+			image:  img(fileLayer(t, alpineBusybox()...)),
+			result: "audit", // the shipped "fixable" policy warns
+			want: []string{
+				"CVE-2023-42364 busybox lib/apk/db/installed 1.36.1-r29",
+				"CVE-2023-42365 busybox lib/apk/db/installed 1.36.1-r29",
+				"CVE-2024-58251 busybox lib/apk/db/installed 1.36.1-r31",
+				"CVE-2025-46394 busybox lib/apk/db/installed 1.36.1-r31",
+			},
+		},
+		{
+			name: "pypi",
+			image: img(fileLayer(t, file{
+				Name: "usr/lib/python3/site-packages/a_oder-8.0.0.dist-info/METADATA", Mode: 0o644,
+				Body: []byte("Metadata-Version: 2.1\nName: a-oder\nVersion: 8.0.0\n"),
+			})),
+			result: "quarantine",
+			want:   []string{"MAL-2024-12186 a-oder usr/lib/python3/site-packages/a_oder-8.0.0.dist-info/METADATA "},
+		},
+		{
+			name: "known-bad file",
+			image: img(
+				fileLayer(t, file{Name: "opt/tool/marker.txt", Mode: 0o644, Body: marker}),
+				fileLayer(t, file{Name: "opt/tool/.wh.marker.txt", Mode: 0o644}),
+			),
+			result: "quarantine",
+			want:   []string{"sha256:" + hex.EncodeToString(sum[:]) + " marker.txt opt/tool/marker.txt "},
+		},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			repo := "acme/eco" + string(rune('a'+i))
+			e.up.Push(t, repo, "1", c.image)
+			r, _ := e.scan(t, repo+":1", "--firewall", "quarantine")
+			if r.Result != c.result {
+				t.Errorf("result = %q (policies %v), want %q", r.Result, r.policies(), c.result)
+			}
+			var got []string
+			for _, f := range r.Evidence.Findings {
+				got = append(got, f.ID+" "+f.Component.Name+" "+f.Component.Path+" "+f.FixedVersion)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, c.want) {
+				t.Errorf("findings = %q, want %q", got, c.want)
+			}
+		})
+	}
+}

@@ -27,6 +27,9 @@
 //	b := harness.StartBreakwaterFor(t, u, p.URL) // holds u's credentials
 //	b := harness.StartBreakwater(t, harness.BreakwaterOptions{Upstream: ..., Username: ..., Password: ..., Env: ..., Args: ...})
 //	b.URL, b.Host, b.DataDir, b.Ref(repo, ref), b.Stop(t), b.Start(t)
+//	    // Firewall: "audit" or "quarantine" (--firewall; empty = off), or
+//	    // ConfiguredFirewall: true to leave --firewall out so Config's modes and rules apply.
+//	b.Process().PID()            // for /proc/PID (peak memory)
 //
 //	// Images.
 //	img := harness.NewImage(t, harness.ImageSpec{Format: harness.OCI, Layers: 2, LayerSize: 4096, Platform: &harness.LinuxARM64})

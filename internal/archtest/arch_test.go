@@ -35,6 +35,7 @@ func TestBoundaries(t *testing.T) {
 		{"internal/store", []string{"internal/cache", "internal/upstream", "internal/registry", "net/http"}},
 		{"internal/scan", []string{"internal/vulndb", "internal/policy", "internal/firewall", "internal/cache", "internal/registry"}},
 		{"internal/vulndb", []string{"internal/scan", "internal/policy", "internal/firewall", "internal/registry"}},
+		{"internal/firewall", []string{"internal/registry", "internal/store/fs", "internal/store/sqlite", "internal/upstream", "internal/config", "internal/server"}},
 		{"internal/config", []string{"internal/cache", "internal/upstream", "internal/registry", "internal/store"}},
 		{"internal/policy", []string{"net/http", "internal/store", "database/sql"}},
 	}

@@ -48,11 +48,14 @@ func startServe(t *testing.T, upstreamURL string, environ []string, args ...stri
 	addrc := make(chan string, 1)
 	go s.readLogs(logs, addrc)
 
+	// The data directory is made before the cleanup below is registered,
+	// so it is removed only after serve has stopped writing to it.
+	data := t.TempDir()
 	done := make(chan error, 1)
 	go func() {
 		env := append([]string{"BREAKWATER_FIREWALL_MODE=off"}, environ...)
 		cmd := newRootCmd(io.Discard, logw, append(env, "BREAKWATER_LOG_FORMAT=json"))
-		cmd.SetArgs(append([]string{"serve", "--listen", "127.0.0.1:0", "--data", t.TempDir(), "--upstream", upstreamURL}, args...))
+		cmd.SetArgs(append([]string{"serve", "--listen", "127.0.0.1:0", "--data", data, "--upstream", upstreamURL}, args...))
 		done <- cmd.ExecuteContext(ctx)
 		logw.Close()
 	}()

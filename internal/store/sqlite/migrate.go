@@ -1,12 +1,5 @@
 package sqlite
 
-import (
-	"context"
-	"database/sql"
-	"fmt"
-	"time"
-)
-
 // migrations is the schema's history: migration i brings the database to
 // version i+1. Append only; never edit one that has shipped, since
 // databases already past it will not run it again. Each runs in the same
@@ -72,40 +65,4 @@ CREATE TABLE blob_access (
 	firewallSchema,
 	// 3: finding an image's verdicts in every repository.
 	`CREATE INDEX fw_verdicts_by_digest ON fw_verdicts (digest);`,
-}
-
-// migrate applies the migrations db has not seen, in order, in one
-// transaction, so a failure leaves the schema as it was. The transaction
-// begins IMMEDIATE (see Open), so two processes opening a new database at
-// once apply each migration once.
-func migrate(ctx context.Context, db *sql.DB, migrations []string) error {
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-
-	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (
-	version    INTEGER PRIMARY KEY,
-	applied_at INTEGER NOT NULL
-)`); err != nil {
-		return fmt.Errorf("create schema_version: %w", err)
-	}
-	var version int
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&version); err != nil {
-		return fmt.Errorf("read schema version: %w", err)
-	}
-	if version > len(migrations) {
-		return fmt.Errorf("schema version %d is newer than this binary's %d", version, len(migrations))
-	}
-
-	for i := version; i < len(migrations); i++ {
-		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
-			return fmt.Errorf("apply migration %d: %w", i+1, err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version, applied_at) VALUES (?, ?)`, i+1, nanos(time.Now())); err != nil {
-			return fmt.Errorf("record migration %d: %w", i+1, err)
-		}
-	}
-	return tx.Commit()
 }

@@ -2,13 +2,9 @@
 // database file on modernc.org/sqlite (pure Go, no cgo), in WAL mode so
 // readers never wait for the writer.
 //
-// Writes go through a pool of exactly one connection. SQLite admits one
-// writer at a time anyway; with one connection, writers of this process
-// queue in database/sql instead of meeting SQLITE_BUSY, and a transaction
-// never has to upgrade a read lock. Transactions still begin IMMEDIATE with
-// a busy timeout, for another process (a CLI command on the same data
-// directory) writing at the same moment. Reads use their own pool of
-// query-only connections.
+// Connections are set up by package sqlitedb: one writer, a query-only
+// read pool, and transactions that begin IMMEDIATE with a busy timeout for
+// another process (a CLI command on the same data directory).
 //
 // Times are stored as INTEGER nanoseconds since the Unix epoch in UTC, zero
 // for the zero time; they come back in UTC. The schema evolves through the
@@ -20,28 +16,18 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
-
+	"breakwater/internal/sqlitedb"
 	"breakwater/internal/store"
 )
-
-// busyTimeout is how long a connection waits for another process's lock
-// before failing with SQLITE_BUSY. Writes are short, so seconds of waiting
-// means something is wrong.
-const busyTimeout = 10 * time.Second
-
-// readConns bounds the read pool. Readers are cheap in WAL mode, but each
-// connection keeps its own page cache.
-const readConns = 8
 
 // Meta is a store.Meta in one SQLite file. It is safe for concurrent use,
 // also by several processes on the same file. Its zero value is not usable;
 // call Open.
 type Meta struct {
-	write *sql.DB // exactly one connection, see the package doc
+	db    *sqlitedb.DB
+	write *sql.DB // exactly one connection, see package sqlitedb
 	read  *sql.DB // query_only connections
 }
 
@@ -50,54 +36,23 @@ var _ store.Meta = (*Meta)(nil)
 // Open opens or creates the database at path and brings its schema up to
 // date.
 func Open(path string) (*Meta, error) {
-	// The driver cuts its parameters off at the first "?", so a path with
-	// one would open a different file.
-	if strings.ContainsAny(path, "?#") || path == "" || strings.HasPrefix(path, "file:") {
-		return nil, fmt.Errorf("open metadata database %q: path must be a plain file name without ? or #", path)
-	}
-	params := fmt.Sprintf("?_busy_timeout=%d&_txlock=immediate", busyTimeout.Milliseconds())
-
-	// synchronous=NORMAL is the usual choice with WAL: a commit is not
-	// synced until the next checkpoint, so a power loss can drop the latest
-	// transactions but never corrupts the file. Losing a moment of cache
-	// metadata costs refetches, not correctness.
-	write, err := sql.Open("sqlite", path+params+"&_journal_mode=WAL&_synchronous=NORMAL&_foreign_keys=1")
+	db, err := sqlitedb.Open(path, sqlitedb.Options{
+		What:        "metadata database",
+		ForeignKeys: true,
+		Migrations:  migrations,
+	})
 	if err != nil {
-		return nil, fmt.Errorf("open metadata database %s: %w", path, err)
+		return nil, err
 	}
-	write.SetMaxOpenConns(1)
-	if err := migrate(context.Background(), write, migrations); err != nil {
-		write.Close()
-		return nil, fmt.Errorf("migrate metadata database %s: %w", path, err)
-	}
-
-	read, err := sql.Open("sqlite", path+params+"&_query_only=1")
-	if err != nil {
-		write.Close()
-		return nil, fmt.Errorf("open metadata database %s: %w", path, err)
-	}
-	read.SetMaxOpenConns(readConns)
-	return &Meta{write: write, read: read}, nil
+	return &Meta{db: db, write: db.Write, read: db.Read}, nil
 }
 
 // Close closes both pools.
-func (m *Meta) Close() error {
-	if err := errors.Join(m.read.Close(), m.write.Close()); err != nil {
-		return fmt.Errorf("close metadata database: %w", err)
-	}
-	return nil
-}
+func (m *Meta) Close() error { return m.db.Close() }
 
 // inTx runs fn in a write transaction and commits if it returns nil.
 func (m *Meta) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := m.write.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		return errors.Join(err, tx.Rollback())
-	}
-	return tx.Commit()
+	return m.db.InTx(ctx, fn)
 }
 
 // repoID returns the id of repository name, creating the row if needed.

@@ -12,13 +12,11 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
-
+	"breakwater/internal/sqlitedb"
 	"breakwater/internal/vulndb"
 )
 
@@ -31,6 +29,7 @@ const busyTimeout = 5 * time.Minute
 // Store is a vulndb.Store in one SQLite file. It is safe for concurrent
 // use. Its zero value is not usable; call Open.
 type Store struct {
+	db    *sqlitedb.DB
 	write *sql.DB // exactly one connection
 	read  *sql.DB // query_only connections
 }
@@ -39,36 +38,19 @@ var _ vulndb.Store = (*Store)(nil)
 
 // Open opens or creates the database at path.
 func Open(path string) (*Store, error) {
-	// The driver cuts its parameters off at the first "?".
-	if strings.ContainsAny(path, "?#") || path == "" || strings.HasPrefix(path, "file:") {
-		return nil, fmt.Errorf("open vulnerability database %q: path must be a plain file name without ? or #", path)
-	}
-	params := fmt.Sprintf("?_busy_timeout=%d&_txlock=immediate", busyTimeout.Milliseconds())
-	write, err := sql.Open("sqlite", path+params+"&_journal_mode=WAL&_synchronous=NORMAL")
+	db, err := sqlitedb.Open(path, sqlitedb.Options{
+		What:        "vulnerability database",
+		BusyTimeout: busyTimeout,
+		Migrations:  migrations,
+	})
 	if err != nil {
-		return nil, fmt.Errorf("open vulnerability database %s: %w", path, err)
+		return nil, err
 	}
-	write.SetMaxOpenConns(1)
-	if err := migrate(context.Background(), write); err != nil {
-		write.Close()
-		return nil, fmt.Errorf("migrate vulnerability database %s: %w", path, err)
-	}
-	read, err := sql.Open("sqlite", path+params+"&_query_only=1")
-	if err != nil {
-		write.Close()
-		return nil, fmt.Errorf("open vulnerability database %s: %w", path, err)
-	}
-	read.SetMaxOpenConns(8)
-	return &Store{write: write, read: read}, nil
+	return &Store{db: db, write: db.Write, read: db.Read}, nil
 }
 
 // Close closes both pools.
-func (s *Store) Close() error {
-	if err := errors.Join(s.read.Close(), s.write.Close()); err != nil {
-		return fmt.Errorf("close vulnerability database: %w", err)
-	}
-	return nil
-}
+func (s *Store) Close() error { return s.db.Close() }
 
 // Replace begins a write transaction that clears the source; what is put
 // then goes into the same transaction. The transaction holds SQLite's one

@@ -22,6 +22,12 @@ func newConfigCmd(stdout io.Writer, load loader) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// serve reads password files at start; say now if it could not.
+			for _, u := range c.Upstreams {
+				if _, _, err := u.Credentials(); err != nil {
+					return err
+				}
+			}
 			b, err := c.YAML()
 			if err != nil {
 				return err

@@ -81,7 +81,7 @@ func TestInvalidConfig(t *testing.T) {
 	badKey := writeFile(t, "cache:\n  tag_max_agee: 5m\n")
 	badPolicy := writeFile(t, "policies:\n  - name: high\n    conditions: {min_score: 11}\n    action: fail\n")
 	badURL := writeFile(t, "upstreams:\n  - name: docker.io\n    url: https://registry-1.docker.io\n  - name: ghcr.io\n    url: ghcr.io\n")
-	both, serve := []string{"config", "serve"}, []string{"serve"}
+	both := []string{"config", "serve"}
 	tests := []struct {
 		name     string
 		commands []string
@@ -97,8 +97,8 @@ func TestInvalidConfig(t *testing.T) {
 		{"bad policy", both, nil, []string{"--config", badPolicy}, "policies[0].conditions.min_score: must be between 0 and 10"},
 		{"bad firewall mode", both, nil, []string{"--firewall", "block"}, `--firewall: must be off, audit or quarantine, not "block"`},
 		{"bad firewall setting", both, []string{"BREAKWATER_FIREWALL_WAIT=0s"}, nil, "firewall.wait: must be positive"},
-		// config only prints the path; serve reads the file and must stop.
-		{"missing password_file", serve, []string{"BREAKWATER_UPSTREAM_USERNAME=u", "BREAKWATER_UPSTREAM_PASSWORD_FILE=/nonexistent/token"}, []string{"--listen", "127.0.0.1:0"}, "read password_file of upstream docker.io"},
+		// config checks what serve will read, so a missing file shows before start.
+		{"missing password_file", both, []string{"BREAKWATER_UPSTREAM_USERNAME=u", "BREAKWATER_UPSTREAM_PASSWORD_FILE=/nonexistent/token"}, []string{"--listen", "127.0.0.1:0"}, "read password_file of upstream docker.io"},
 	}
 	for _, tt := range tests {
 		for _, command := range tt.commands {

@@ -47,7 +47,7 @@ func newRootCmd(stdout, stderr io.Writer, environ []string) *cobra.Command {
 func addConfigFlags(cmd *cobra.Command, f *config.Flags) {
 	cmd.Flags().StringVar(&f.Listen, "listen", "", "`address` to listen on (default 127.0.0.1:5000)")
 	cmd.Flags().StringVar(&f.Data, "data", "", "data `directory` (default ./data or $BREAKWATER_DATA)")
-	cmd.Flags().StringVar(&f.Upstream, "upstream", "", "`URL` of the default upstream (default https://registry-1.docker.io)")
+	cmd.Flags().StringVar(&f.Upstream, "upstream", "", "`URL` of the default upstream, which keeps its name docker.io and Docker Hub's library/ prefix (default https://registry-1.docker.io)")
 	cmd.Flags().StringVar((*string)(&f.Firewall), "firewall", "", "firewall `mode` of every repository, overriding the configuration: off, audit or quarantine")
 }
 

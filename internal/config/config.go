@@ -127,6 +127,15 @@ type Cache struct {
 	// NegativeTTL is how long "the upstream has no such name or tag" is
 	// remembered. A duration. Default 30s.
 	NegativeTTL time.Duration `yaml:"negative_ttl"`
+	// RevalidateTimeout bounds the revalidation of a cached tag, retries
+	// included; past it the cached digest is served. Default 5s.
+	RevalidateTimeout time.Duration `yaml:"revalidate_timeout"`
+	// UnhealthyFor is how long an upstream that failed a revalidation is
+	// not asked again; cached tags are served at once meanwhile. Default 30s.
+	UnhealthyFor time.Duration `yaml:"unhealthy_for"`
+	// MaxBlobSize is the largest blob fetched from an upstream, in bytes.
+	// Default 68719476736 (64 GiB).
+	MaxBlobSize int64 `yaml:"max_blob_size"`
 }
 
 // Upstream is one remote registry.
@@ -181,8 +190,11 @@ func Default() Config {
 		Data:   "./data",
 		Log:    Log{Level: "info", Format: "text"},
 		Cache: Cache{
-			TagMaxAge:   5 * time.Minute,
-			NegativeTTL: 30 * time.Second,
+			TagMaxAge:         5 * time.Minute,
+			NegativeTTL:       30 * time.Second,
+			RevalidateTimeout: 5 * time.Second,
+			UnhealthyFor:      30 * time.Second,
+			MaxBlobSize:       64 << 30,
 		},
 		Policies: policy.Default(),
 		Firewall: Firewall{Firewall: policy.DefaultFirewall(), Wait: 30 * time.Second},
@@ -305,6 +317,11 @@ func (u *Upstream) fillDefaults(set map[string]bool) {
 	}
 	if !set["aliases"] {
 		u.Aliases = append([]string(nil), hub.Aliases...)
+		// containerd's mirror requests say ?ns=docker.io whatever this
+		// upstream is called here.
+		if u.Name != hub.Name {
+			u.Aliases = append(u.Aliases, hub.Name)
+		}
 	}
 	if !set["search_url"] {
 		u.SearchURL = hub.SearchURL

@@ -84,7 +84,7 @@ func TestYAML(t *testing.T) {
 				c.Listen = "0.0.0.0:6000"
 				c.Data = "/var/lib/breakwater"
 				c.Log = Log{Level: "debug", Format: "json"}
-				c.Cache = Cache{TagMaxAge: 90 * time.Second, NegativeTTL: time.Minute}
+				c.Cache.TagMaxAge, c.Cache.NegativeTTL = 90*time.Second, time.Minute
 			}),
 		},
 		{
@@ -117,7 +117,11 @@ upstreams:
 		{
 			name: "docker hub recognised by url",
 			yaml: "upstreams:\n  - name: hub\n    url: https://registry-1.docker.io\n",
-			want: with(func(c *Config) { c.Upstreams[0].Name = "hub" }),
+			// containerd still says ?ns=docker.io for it.
+			want: with(func(c *Config) {
+				c.Upstreams[0].Name = "hub"
+				c.Upstreams[0].Aliases = append(c.Upstreams[0].Aliases, "docker.io")
+			}),
 		},
 		{
 			name: "docker hub defaults can be turned off",
@@ -144,7 +148,7 @@ upstreams:
 		{
 			name: "yaml anchors and aliases",
 			yaml: "cache:\n  tag_max_age: &d 45s\n  negative_ttl: *d\n",
-			want: with(func(c *Config) { c.Cache = Cache{TagMaxAge: 45 * time.Second, NegativeTTL: 45 * time.Second} }),
+			want: with(func(c *Config) { c.Cache.TagMaxAge, c.Cache.NegativeTTL = 45*time.Second, 45*time.Second }),
 		},
 	}
 	for _, tt := range tests {
@@ -221,7 +225,7 @@ func TestEnv(t *testing.T) {
 			want: func(c *Config) {
 				c.Listen, c.Data = ":7000", "/srv/bw"
 				c.Log = Log{Level: "debug", Format: "json"}
-				c.Cache = Cache{TagMaxAge: time.Hour, NegativeTTL: 5 * time.Second}
+				c.Cache.TagMaxAge, c.Cache.NegativeTTL = time.Hour, 5*time.Second
 			},
 		},
 		{
@@ -369,6 +373,10 @@ func TestValidate(t *testing.T) {
 		{"url not absolute", func(c *Config) { g := ghcr; g.URL = "ghcr.io"; c.Upstreams = append(c.Upstreams, g) }, "upstreams[1].url: must be an absolute http or https URL"},
 		{"url wrong scheme", func(c *Config) { c.Upstreams[0].URL = "ftp://x" }, "upstreams[0].url: must be an absolute http or https URL"},
 		{"url with user info", func(c *Config) { c.Upstreams[0].URL = "https://u:p@x" }, "upstreams[0].url: must have no query"},
+		{"url with /v2", func(c *Config) { c.Upstreams[0].URL = "http://127.0.0.1:5601/v2/" }, `upstreams[0].url: must be the registry's base URL, without /v2, not "http://127.0.0.1:5601/v2/"`},
+		{"revalidate timeout", func(c *Config) { c.Cache.RevalidateTimeout = 0 }, "cache.revalidate_timeout: must be positive"},
+		{"unhealthy for", func(c *Config) { c.Cache.UnhealthyFor = -time.Second }, "cache.unhealthy_for: must be positive"},
+		{"max blob size", func(c *Config) { c.Cache.MaxBlobSize = 0 }, "cache.max_blob_size: must be a positive number of bytes"},
 		{"search url", func(c *Config) { c.Upstreams[0].SearchURL = "index.docker.io" }, "upstreams[0].search_url: must be an absolute http or https URL"},
 		{"both passwords", func(c *Config) {
 			c.Upstreams[0].Username, c.Upstreams[0].Password, c.Upstreams[0].PasswordFile = "u", "p", "/f"

@@ -50,6 +50,15 @@ func (c Config) Validate() error {
 	if c.Cache.NegativeTTL <= 0 {
 		bad("cache.negative_ttl", "must be positive")
 	}
+	if c.Cache.RevalidateTimeout <= 0 {
+		bad("cache.revalidate_timeout", "must be positive")
+	}
+	if c.Cache.UnhealthyFor <= 0 {
+		bad("cache.unhealthy_for", "must be positive")
+	}
+	if c.Cache.MaxBlobSize <= 0 {
+		bad("cache.max_blob_size", "must be a positive number of bytes")
+	}
 
 	errs = append(errs, c.validateUpstreams()...)
 
@@ -155,7 +164,7 @@ func (c Config) validateUpstreams() []error {
 			defaults++
 		}
 		if err := checkURL(u.URL); err != nil {
-			bad(p+".url", "%v", err)
+			bad(p+".url", "%v, not %q", err, u.URL)
 		}
 		if u.SearchURL != "" {
 			if err := checkURL(u.SearchURL); err != nil {
@@ -188,6 +197,11 @@ func checkURL(raw string) error {
 	}
 	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		return errors.New("must have no query, fragment or user info")
+	}
+	// breakwater adds /v2/ itself; with it in the URL every pull would
+	// ask for /v2/v2/... and look like a missing image.
+	if strings.HasSuffix(strings.TrimSuffix(u.Path, "/"), "/v2") {
+		return errors.New("must be the registry's base URL, without /v2")
 	}
 	return nil
 }

@@ -151,12 +151,12 @@ func setScalar(v reflect.Value, s string) error {
 			return fmt.Errorf("%q is not true or false", s)
 		}
 		v.SetBool(b)
-	case v.Kind() == reflect.Int:
-		i, err := strconv.Atoi(s)
-		if err != nil {
+	case v.Kind() == reflect.Int || v.Kind() == reflect.Int64:
+		i, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || v.OverflowInt(i) {
 			return fmt.Errorf("%q is not a whole number", s)
 		}
-		v.SetInt(int64(i))
+		v.SetInt(i)
 	case v.Kind() == reflect.Float64:
 		f, err := strconv.ParseFloat(s, 64)
 		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {

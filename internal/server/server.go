@@ -92,12 +92,15 @@ func Build(c config.Config, log *slog.Logger) (_ *Server, err error) {
 		upstreams[name] = cl
 	}
 	s.cache = cache.New(cache.Options{
-		Upstreams:   upstreams,
-		Blobs:       s.blobs,
-		Meta:        s.meta,
-		TagMaxAge:   c.Cache.TagMaxAge,
-		NegativeTTL: c.Cache.NegativeTTL,
-		Logger:      log,
+		Upstreams:         upstreams,
+		Blobs:             s.blobs,
+		Meta:              s.meta,
+		TagMaxAge:         c.Cache.TagMaxAge,
+		NegativeTTL:       c.Cache.NegativeTTL,
+		RevalidateTimeout: c.Cache.RevalidateTimeout,
+		UnhealthyFor:      c.Cache.UnhealthyFor,
+		MaxBlobSize:       c.Cache.MaxBlobSize,
+		Logger:            log,
 	})
 
 	// 4. The firewall as the registry's gate, and the handler.

@@ -46,7 +46,8 @@ func TestFirewallAuditRepository(t *testing.T) {
 	if got := repoDigest(t, d.RepoDigests(t, audited), bw.Host+"/library/audited"); got != imgDigest {
 		t.Errorf("docker pulled %s, want %s", got, imgDigest)
 	}
-	if err := d.PullErr(bw.Ref("library/guarded", "1"), ""); err == nil || !strings.Contains(err.Error(), "manifest unknown") {
+	err := d.PullErr(bw.Ref("library/guarded", "1"), "")
+	if err == nil || !strings.Contains(err.Error(), "manifest unknown") {
 		t.Errorf("docker pull from the quarantine-mode repository: want manifest unknown, got %v", err)
 	}
 

@@ -181,7 +181,8 @@ func TestFirewallDebianScores(t *testing.T) {
 	bw := e.serve(t, "quarantine")
 	d := harness.StartDockerd(t, harness.DockerdOptions{})
 	err = d.PullErr(bw.Ref("library/debian", "12"), "")
-	if want := "blocked by breakwater policy cvss-8; quarantine id " + r.QuarantineID; err == nil || !strings.Contains(err.Error(), want) {
+	want := "blocked by breakwater policy cvss-8; quarantine id " + r.QuarantineID
+	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("docker pull: want %q in docker's output, got %v", want, err)
 	}
 }

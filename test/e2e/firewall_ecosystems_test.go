@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -19,9 +20,34 @@ import (
 // as apk records it.
 func alpineBusybox() []file {
 	return []file{
-		{Name: "etc/os-release", Mode: 0o644, Body: []byte("NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.20.3\nPRETTY_NAME=\"Alpine Linux v3.20\"\n")},
-		{Name: "lib/apk/db/installed", Mode: 0o644, Body: []byte("C:Q1e2e0000000000000000000000000000=\nP:busybox\nV:1.36.1-r28\nA:x86_64\nS:512000\nI:1024000\nT:Size optimized toolbox of many common UNIX utilities\nU:https://busybox.net/\nL:GPL-2.0-only\no:busybox\nm:Sören Tempel <soeren+alpine@soeren-tempel.net>\nt:1700000000\nc:0000000000000000000000000000000000000000\n\n")},
+		{Name: "etc/os-release", Mode: 0o644, Body: lines(
+			`NAME="Alpine Linux"`,
+			"ID=alpine",
+			"VERSION_ID=3.20.3",
+			`PRETTY_NAME="Alpine Linux v3.20"`,
+		)},
+		{Name: "lib/apk/db/installed", Mode: 0o644, Body: lines(
+			"C:Q1e2e0000000000000000000000000000=",
+			"P:busybox",
+			"V:1.36.1-r28",
+			"A:x86_64",
+			"S:512000",
+			"I:1024000",
+			"T:Size optimized toolbox of many common UNIX utilities",
+			"U:https://busybox.net/",
+			"L:GPL-2.0-only",
+			"o:busybox",
+			"m:Sören Tempel <soeren+alpine@soeren-tempel.net>",
+			"t:1700000000",
+			"c:0000000000000000000000000000000000000000",
+			"",
+		)},
 	}
+}
+
+// lines joins lines, each ending in a newline.
+func lines(ls ...string) []byte {
+	return []byte(strings.Join(ls, "\n") + "\n")
 }
 
 // TestFirewallEcosystems judges one image per further kind of data with

@@ -260,11 +260,13 @@ func fileLayer(t *testing.T, files ...file) v1.Layer {
 		}
 		slices.Reverse(parents)
 		for _, d := range parents {
-			if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d + "/", Mode: 0o755, ModTime: mtime}); err != nil {
+			h := &tar.Header{Typeflag: tar.TypeDir, Name: d + "/", Mode: 0o755, ModTime: mtime}
+			if err := tw.WriteHeader(h); err != nil {
 				t.Fatalf("write tar: %v", err)
 			}
 		}
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: f.Name, Mode: f.Mode, Size: int64(len(f.Body)), ModTime: mtime}); err != nil {
+		h := &tar.Header{Typeflag: tar.TypeReg, Name: f.Name, Mode: f.Mode, Size: int64(len(f.Body)), ModTime: mtime}
+		if err := tw.WriteHeader(h); err != nil {
 			t.Fatalf("write tar: %v", err)
 		}
 		if _, err := tw.Write(f.Body); err != nil {

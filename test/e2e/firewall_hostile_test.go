@@ -171,7 +171,11 @@ func TestFirewallHostileLayers(t *testing.T) {
 		reason string
 	}{
 		{"dot-dot path", gzipped(t, rawTar(t, regEntry(rel, "escaped\n"))), "path contains .."},
-		{"hard link out of the root", gzipped(t, rawTar(t, linkEntry(tar.TypeLink, "passwd", "../../../../etc/passwd"))), "hard link target leaves the image root"},
+		{
+			"hard link out of the root",
+			gzipped(t, rawTar(t, linkEntry(tar.TypeLink, "passwd", "../../../../etc/passwd"))),
+			"hard link target leaves the image root",
+		},
 		{"symlink loop", gzipped(t, rawTar(t,
 			linkEntry(tar.TypeSymlink, "a", "b"), linkEntry(tar.TypeSymlink, "b", "a"), regEntry("a/x", "y"))), "symlink loop"},
 		{"tar called gzip", plain, "layer is uncompressed but its media type says gzip"},

@@ -63,7 +63,8 @@ func TestFirewallPlatforms(t *testing.T) {
 		t.Errorf("quarantine record = %+v, want digest %s on linux/arm64", recs[0], want)
 	}
 	// The amd64 image was judged and served: only its verdict allows it.
-	if details := e.judged(t, "docker.io/library/multi", harness.Digest(t, clean).String()); !strings.Contains(details, "result=allow") {
+	details := e.judged(t, "docker.io/library/multi", harness.Digest(t, clean).String())
+	if !strings.Contains(details, "result=allow") {
 		t.Errorf("amd64 verdict = %q, want allow", details)
 	}
 }

@@ -39,7 +39,8 @@ func TestFirewallNotReady(t *testing.T) {
 	bw := e.serve(t, "") // quarantine, with docker.io/library/audited in audit
 	d := harness.StartDockerd(t, harness.DockerdOptions{})
 
-	if code, body := readiness(t, bw); code != http.StatusServiceUnavailable || !strings.Contains(body, "no vulnerability data") {
+	code, body := readiness(t, bw)
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "no vulnerability data") {
 		t.Errorf("/readyz = %d %s, want 503 saying no vulnerability data is loaded", code, body)
 	}
 	if !strings.Contains(bw.Process().Log(), "firewall not ready") {

@@ -16,8 +16,8 @@ import (
 // path, which lives under t.TempDir()) starts docker, podman and four skopeo
 // copies of the Debian 12 image at once through a quarantine-mode
 // breakwater that has never seen it. They share one inspection: every
-// client gets the image, the audit log has one judgement, and the upstream
-// sees one GET per blob.
+// client gets the image, the audit log has one judgement, the upstream
+// sees one GET per blob, and breakwater's memory stays small.
 func TestFirewallOneInspection(t *testing.T) {
 	const repo = "library/debian"
 	e := newFWEnv(t, "firewall:\n  wait: 5m\n") // a loaded machine must not turn this into a 429 test
@@ -82,6 +82,12 @@ func TestFirewallOneInspection(t *testing.T) {
 			t.Errorf("upstream GETs of blob %s = %d, want 1", b, gets[b.String()])
 		}
 	}
+	// Inspection streams the 121 MB of tar: memory must not follow it.
+	rss := peakRSS(t, bw.Process().PID())
+	if rss > 256<<20 {
+		t.Errorf("breakwater's peak RSS = %d MiB, want under 256 MiB", rss>>20)
+	}
+	t.Logf("breakwater's peak RSS after inspecting and serving the Debian image: %d MiB", rss>>20)
 	if t.Failed() {
 		t.Logf("upstream requests:\n%s", e.counter)
 	}

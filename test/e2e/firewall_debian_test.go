@@ -3,6 +3,8 @@
 package e2e
 
 import (
+	"encoding/json"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -144,6 +146,25 @@ func TestFirewallDebianScores(t *testing.T) {
 	e.up.Push(t, "library/debian", "12", harness.DebianImage(t, harness.Docker))
 	e.importRecords(t, debianRecords)
 	e.importRecords(t, nvdRecords)
+
+	var status struct {
+		Ready   bool `json:"ready"`
+		Sources []struct {
+			Counts map[string]int `json:"counts"`
+		} `json:"sources"`
+	}
+	if err := json.Unmarshal([]byte(e.mustCLI(t, "vulndb", "status", "--format", "json")), &status); err != nil {
+		t.Fatalf("parse vulndb status: %v", err)
+	}
+	counts := map[string]int{}
+	for _, src := range status.Sources {
+		for eco, n := range src.Counts {
+			counts[eco] += n
+		}
+	}
+	if want := map[string]int{"Debian": 19, "NVD": 13}; !status.Ready || !maps.Equal(counts, want) {
+		t.Errorf("vulndb status: ready %v, records %v; want ready, %v", status.Ready, counts, want)
+	}
 
 	r, err := e.scan(t, "library/debian:12", "--firewall", "quarantine")
 	if err == nil {

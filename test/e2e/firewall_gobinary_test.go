@@ -25,7 +25,8 @@ const goBinaryConfig = `policies:
 `
 
 // buildGoBinary builds a static program that uses golang.org/x/text
-// v0.3.7 (the Go module proxy serves it) and returns its bytes.
+// v0.3.7 (from the module cache, or the Go module proxy, which serves it)
+// and returns its bytes.
 func buildGoBinary(t *testing.T) []byte {
 	t.Helper()
 	dir := t.TempDir()
@@ -35,6 +36,10 @@ func buildGoBinary(t *testing.T) []byte {
 		}
 	}
 	write("go.mod", "module example.com/textdemo\n\ngo 1.22\n\nrequire golang.org/x/text v0.3.7\n")
+	// The sums let the go command check the download without asking the
+	// checksum database: only the module proxy (or the module cache) is used.
+	write("go.sum", "golang.org/x/text v0.3.7 h1:olpwvP2KacW1ZWvsR7uQhoyTYvKAupfQrRGBFM352Gk=\n"+
+		"golang.org/x/text v0.3.7/go.mod h1:u+2+/6zg+i71rQMx5EYifcz6MCKuco9NR6JIITiCfzQ=\n")
 	write("main.go", `package main
 
 import (

@@ -50,9 +50,19 @@ func lines(ls ...string) []byte {
 	return []byte(strings.Join(ls, "\n") + "\n")
 }
 
+// pyDist is the dist-info METADATA of an installed Python package.
+func pyDist(name, version string) file {
+	return file{
+		Name: "usr/lib/python3/site-packages/" + name + "-" + version + ".dist-info/METADATA",
+		Mode: 0o644,
+		Body: lines("Metadata-Version: 2.1", "Name: "+name, "Version: "+version),
+	}
+}
+
 // TestFirewallEcosystems judges one image per further kind of data with
 // `breakwater scan`: Alpine secdb fixes matched by apk version order, a
-// malicious PyPI package from its dist-info, and a file whose sha256 is
+// malicious PyPI package from its dist-info, GitHub advisories for npm
+// (SemVer) and PyPI (PEP 440) packages, and a file whose sha256 is
 // on a known-bad list even though a later layer deletes it (its bytes
 // still reach every client).
 func TestFirewallEcosystems(t *testing.T) {
@@ -67,6 +77,8 @@ func TestFirewallEcosystems(t *testing.T) {
 	e.importRecords(t, vulnTestdata(t, "alpine-secdb"))
 	e.importRecords(t, vulnTestdata(t, "osv", "malicious", "pypi"))
 	e.importRecords(t, badList)
+	e.importRecords(t, vulnTestdata(t, "osv", "npm"))
+	e.importRecords(t, vulnTestdata(t, "osv", "pypi"))
 
 	img := func(layers ...v1.Layer) v1.Image {
 		return harness.Assemble(t, harness.Docker, harness.LinuxAMD64, []string{"/bin/sh"}, layers...)
@@ -97,6 +109,37 @@ func TestFirewallEcosystems(t *testing.T) {
 			})),
 			result: "quarantine",
 			want:   []string{"MAL-2024-12186 a-oder usr/lib/python3/site-packages/a_oder-8.0.0.dist-info/METADATA "},
+		},
+		{
+			// SemVer with prereleases: 5.0.0-beta.1 is after 5.0.0-alpha.1 and
+			// before 5.0.0-beta.3; 1.2.6 is minimist's fix itself.
+			name: "npm",
+			image: img(fileLayer(t,
+				npmPackage("express", "5.0.0-beta.1"),
+				npmPackage("lodash", "4.17.20"),
+				npmPackage("minimist", "1.2.6"),
+			)),
+			result: "audit",
+			want: []string{
+				"GHSA-35jh-r3h4-6jhm lodash usr/lib/node_modules/lodash/package.json 4.17.21",
+				"GHSA-qw6h-vgh9-j6wx express usr/lib/node_modules/express/package.json 5.0.0",
+				"GHSA-rv95-896h-c2vc express usr/lib/node_modules/express/package.json 5.0.0-beta.3",
+			},
+		},
+		{
+			// PEP 440: 2.31.0 is the end of one requests range and inside
+			// another; urllib3 2.0.6 is one fix and before the next.
+			name: "pypi versions",
+			image: img(fileLayer(t,
+				pyDist("requests", "2.31.0"),
+				pyDist("urllib3", "2.0.6"),
+				pyDist("PyYAML", "5.4"),
+			)),
+			result: "audit",
+			want: []string{
+				"GHSA-34jh-p97f-mpxf urllib3 " + pyDist("urllib3", "2.0.6").Name + " 2.2.2",
+				"GHSA-9wx4-h78v-vm56 requests " + pyDist("requests", "2.31.0").Name + " 2.32.2",
+			},
 		},
 		{
 			name: "known-bad file",

@@ -62,6 +62,13 @@ func TestFirewallPlatforms(t *testing.T) {
 	if want := harness.Digest(t, evil).String(); recs[0].Digest != want || !strings.HasPrefix(recs[0].Platform, "linux/arm64") {
 		t.Errorf("quarantine record = %+v, want digest %s on linux/arm64", recs[0], want)
 	}
+	// scan judges the platform it is asked for, and agrees.
+	if r, err := e.scan(t, "library/multi:1", "--platform", "linux/arm64"); err == nil || r.Served {
+		t.Errorf("scan --platform linux/arm64: served %v, err %v; want withheld and a non-zero exit", r.Served, err)
+	}
+	if r, err := e.scan(t, "library/multi:1", "--platform", "linux/amd64"); err != nil || !r.Served {
+		t.Errorf("scan --platform linux/amd64: served %v, err %v; want served", r.Served, err)
+	}
 	// The amd64 image was judged and served: only its verdict allows it.
 	details := e.judged(t, "docker.io/library/multi", harness.Digest(t, clean).String())
 	if !strings.Contains(details, "result=allow") {

@@ -112,6 +112,22 @@ func (zeroReader) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// paxBomb is a tar whose first entry is a 2 MiB PAX extended header: a
+// reader that believes it holds it all in memory.
+func paxBomb(t *testing.T) []byte {
+	t.Helper()
+	const size = 2 << 20
+	b := rawTar(t, rawEntry{tar.Header{Typeflag: tar.TypeReg, Name: "x", Mode: 0o644, Size: size}, make([]byte, size)})
+	b[156] = tar.TypeXHeader
+	copy(b[148:156], "        ") // the checksum counts its own field as spaces
+	var sum int64
+	for _, c := range b[:512] {
+		sum += int64(c)
+	}
+	copy(b[148:156], fmt.Sprintf("%06o\x00 ", sum))
+	return b
+}
+
 // rawImage is a one-layer image whose layer bytes are exactly b, under
 // the gzip Docker layer media type whatever b is.
 func rawImage(t *testing.T, b []byte) v1.Image {
@@ -178,6 +194,8 @@ func TestFirewallHostileLayers(t *testing.T) {
 		},
 		{"symlink loop", gzipped(t, rawTar(t,
 			linkEntry(tar.TypeSymlink, "a", "b"), linkEntry(tar.TypeSymlink, "b", "a"), regEntry("a/x", "y"))), "symlink loop"},
+		{"huge pax header", gzipped(t, paxBomb(t)), "tar header too large"},
+		{"truncated tar header", gzipped(t, plain[:300]), "layer is truncated"},
 		{"tar called gzip", plain, "layer is uncompressed but its media type says gzip"},
 		{"truncated gzip", full[:len(full)/2], "layer is truncated"},
 		{"decompression bomb", bomb(t, 4<<30), "layer expands more than"},

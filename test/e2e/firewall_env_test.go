@@ -225,6 +225,9 @@ type quarantineRecord struct {
 	Platform string   `json:"platform"`
 	Policies []string `json:"policies"`
 	Released bool     `json:"released"`
+	// Result is the image's verdict now, which data or policy changes
+	// may have moved since the quarantine.
+	Result string `json:"result"`
 }
 
 func (e *fwEnv) quarantineList(t *testing.T) []quarantineRecord {

@@ -171,13 +171,13 @@ func (e *fwEnv) judged(t *testing.T, repo, d string) string {
 
 // TestFirewallHostileLayers pulls hostile images with docker through a
 // quarantine-mode breakwater. Each one ends in the verdict "inspection
-// failed" with its reason and is withheld (fail closed), nothing is written
-// outside breakwater's data, a decompression bomb is stopped with memory
-// bounded, and breakwater goes on serving a good image. In a repository
+// failed" with its reason and is withheld (fail closed), the path a
+// layer aims outside the image root is not written on the host, a
+// decompression bomb is stopped with memory bounded, and breakwater goes on serving a good image. In a repository
 // set to fail open the same kind of image is served and recorded.
 func TestFirewallHostileLayers(t *testing.T) {
 	escape := filepath.Join(os.TempDir(), fmt.Sprintf("breakwater-e2e-escape-%d", time.Now().UnixNano()))
-	rel := "../../../../../../../.." + escape // climbs to / from any data dir
+	rel := "../../../../../../../.." + escape // climbs to / from wherever it is unpacked
 	plain := rawTar(t, regEntry("etc/hostname", "hostile\n"))
 	full := gzipped(t, rawTar(t, regEntry("etc/motd", strings.Repeat("truncated ", 4096))))
 

@@ -218,13 +218,15 @@ func (r scanResult) policies() []string {
 
 // quarantineRecord is the part of `quarantine list --format json` read.
 type quarantineRecord struct {
-	ID       string   `json:"id"`
-	Repo     string   `json:"repository"`
-	Tag      string   `json:"tag"`
-	Digest   string   `json:"digest"`
-	Platform string   `json:"platform"`
-	Policies []string `json:"policies"`
-	Released bool     `json:"released"`
+	ID       string `json:"id"`
+	Repo     string `json:"repository"`
+	Tag      string `json:"tag"`
+	Digest   string `json:"digest"`
+	Platform string `json:"platform"`
+	// RequestedBy is who asked first: a client address, or cli:USER.
+	RequestedBy string   `json:"requested_by"`
+	Policies    []string `json:"policies"`
+	Released    bool     `json:"released"`
 	// Result is the image's verdict now, which data or policy changes
 	// may have moved since the quarantine.
 	Result string `json:"result"`

@@ -26,6 +26,10 @@ func TestFirewallWaiverByDigest(t *testing.T) {
 		t.Fatalf("scan: want a quarantine and a non-zero exit, got id %q, err %v", r.QuarantineID, err)
 	}
 
+	if recs := e.quarantineList(t); len(recs) != 1 || !strings.HasPrefix(recs[0].RequestedBy, "cli:") {
+		t.Errorf("quarantine records = %+v, want one requested by the cli", recs)
+	}
+
 	const note = "asked the maintainers about debug 4.4.2"
 	e.mustCLI(t, "quarantine", "note", dgst, note)
 	show := e.mustCLI(t, "quarantine", "show", dgst, "--format", "json")

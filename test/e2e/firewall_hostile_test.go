@@ -42,6 +42,10 @@ func regEntry(name, body string) rawEntry {
 	return rawEntry{tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o644, Size: int64(len(body))}, []byte(body)}
 }
 
+func tarDir(name string) tar.Header {
+	return tar.Header{Typeflag: tar.TypeDir, Name: name, Mode: 0o755}
+}
+
 func linkEntry(typ byte, name, target string) rawEntry {
 	return rawEntry{hdr: tar.Header{Typeflag: typ, Name: name, Linkname: target, Mode: 0o777}}
 }

@@ -207,3 +207,42 @@ func TestFirewallDebianScores(t *testing.T) {
 		t.Errorf("docker pull: want %q in docker's output, got %v", want, err)
 	}
 }
+
+// TestFirewallDebianVendorWords runs policies on what Debian says rather
+// than on scores: with no NVD data every finding is unscored, so severity
+// falls back to the tracker's urgency (only CVE-2016-2781 says "low"; the
+// "unimportant" ones rank below it), and status picks the findings Debian
+// has left open in bookworm.
+func TestFirewallDebianVendorWords(t *testing.T) {
+	e := newFWEnv(t, `policies:
+  - name: low-or-worse
+    conditions: {severity: low}
+    action: warn
+  - name: open-in-bookworm
+    conditions: {status: [open]}
+    action: warn
+`)
+	e.up.Push(t, "library/debian", "12", harness.DebianImage(t, harness.Docker))
+	e.importRecords(t, debianRecords)
+
+	r, err := e.scan(t, "library/debian:12", "--firewall", "quarantine")
+	if err != nil || !r.Served || r.Result != "audit" {
+		t.Errorf("result %q, served %v, err %v; want audit (warnings only), served", r.Result, r.Served, err)
+	}
+	got := map[string][]string{}
+	for _, m := range r.Evidence.Verdict.Matches {
+		for _, f := range m.Findings {
+			if !slices.Contains(got[m.Policy], f.ID) {
+				got[m.Policy] = append(got[m.Policy], f.ID)
+			}
+		}
+		slices.Sort(got[m.Policy])
+	}
+	want := map[string][]string{
+		"low-or-worse":     {"CVE-2016-2781"},
+		"open-in-bookworm": {"CVE-2024-2236", "CVE-2026-85091"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("findings each policy fired on (-want +got):\n%s", diff)
+	}
+}

@@ -29,6 +29,9 @@ const hostileConfig = `firewall:
     - match: docker.io/library/lenient
       mode: quarantine
       fail_open: true
+    - match: docker.io/library/loud
+      mode: quarantine
+      show_reason: true
 `
 
 // rawEntry is one tar entry, written as given: no parent directories, no
@@ -177,8 +180,10 @@ func (e *fwEnv) judged(t *testing.T, repo, d string) string {
 // quarantine-mode breakwater. Each one ends in the verdict "inspection
 // failed" with its reason and is withheld (fail closed), the path a
 // layer aims outside the image root is not written on the host, a
-// decompression bomb is stopped with memory bounded, and breakwater goes on serving a good image. In a repository
-// set to fail open the same kind of image is served and recorded.
+// decompression bomb is stopped with memory bounded, message mode names
+// the failure, and breakwater goes on serving a good image. In a
+// repository set to fail open the same kind of image is served and
+// recorded.
 func TestFirewallHostileLayers(t *testing.T) {
 	escape := filepath.Join(os.TempDir(), fmt.Sprintf("breakwater-e2e-escape-%d", time.Now().UnixNano()))
 	rel := "../../../../../../../.." + escape // climbs to / from wherever it is unpacked
@@ -217,6 +222,7 @@ func TestFirewallHostileLayers(t *testing.T) {
 	}
 	lenient := rawImage(t, plain)
 	e.up.Push(t, "library/lenient", "1", lenient)
+	e.up.Push(t, "library/loud", "1", lenient)
 	good := harness.Assemble(t, harness.Docker, harness.LinuxAMD64, []string{"/bin/sh"}, fileLayer(t, npmPackage("ms", "2.1.3")))
 	e.up.Push(t, "library/good", "1", good)
 
@@ -249,6 +255,12 @@ func TestFirewallHostileLayers(t *testing.T) {
 		t.Errorf("breakwater's peak RSS = %d MiB, want under 256 MiB", rss>>20)
 	}
 	t.Logf("breakwater's peak RSS after the hostile pulls: %d MiB", rss>>20)
+
+	// In message mode the client is told why, in the policy's place.
+	err := d.PullErr(bw.Ref("library/loud", "1"), "")
+	if err == nil || !strings.Contains(err.Error(), "blocked by breakwater policy inspection-failed; quarantine id ") {
+		t.Errorf("docker pull in message mode: want the inspection-failed message, got %v", err)
+	}
 
 	// Breakwater goes on serving, and a fail-open repository serves an
 	// image it cannot inspect, recording why.

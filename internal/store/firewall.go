@@ -148,9 +148,9 @@ type Quarantine struct {
 
 // Note is an admin's remark on a quarantine record.
 type Note struct {
-	At   time.Time
-	By   string
-	Text string
+	At   time.Time `json:"at"`
+	By   string    `json:"by"`
+	Text string    `json:"text"`
 }
 
 // QuarantineFilter selects quarantine records; empty fields select all.
@@ -161,11 +161,12 @@ type QuarantineFilter struct {
 
 // Waiver releases one image digest until Expires (zero: never).
 type Waiver struct {
-	Digest    digest.Digest
-	By        string
-	Reason    string
-	CreatedAt time.Time
-	Expires   time.Time
+	Digest    digest.Digest `json:"digest"`
+	By        string        `json:"by"`
+	Reason    string        `json:"reason"`
+	CreatedAt time.Time     `json:"created_at"`
+	// Expires is omitted from JSON when zero (no expiry).
+	Expires time.Time `json:"expires,omitzero"`
 }
 
 // AuditEntry is one decision or action of the firewall or an admin.

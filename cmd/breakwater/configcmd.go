@@ -15,9 +15,6 @@ func newConfigCmd(stdout io.Writer, load loader) *cobra.Command {
 		Short: "Print the effective configuration as YAML, secrets masked",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkMode(f.Firewall); err != nil {
-				return err
-			}
 			c, err := load(f)
 			if err != nil {
 				return err

@@ -26,8 +26,13 @@ func newRootCmd(stdout, stderr io.Writer, environ []string) *cobra.Command {
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVar(&configFile, "config", "", "YAML configuration `file` (see docs/configuration.md)")
 
-	// load reads --config when a command runs, after flags are parsed.
+	// load reads --config when a command runs, after flags are parsed. It
+	// checks --firewall first, so every command that takes it refuses a
+	// bad mode the same way.
 	load := func(f config.Flags) (config.Config, error) {
+		if err := checkMode(f.Firewall); err != nil {
+			return config.Config{}, err
+		}
 		return config.Load(configFile, environ, f)
 	}
 	root.AddCommand(

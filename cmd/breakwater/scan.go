@@ -38,9 +38,6 @@ the image is withheld (quarantined, or its inspection failed).`,
 			if err := checkFormat(format); err != nil {
 				return err
 			}
-			if err := checkMode(f.Firewall); err != nil {
-				return err
-			}
 			c, err := load(f)
 			if err != nil {
 				return err

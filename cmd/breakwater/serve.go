@@ -35,9 +35,6 @@ func newServeCmd(stderr io.Writer, load loader) *cobra.Command {
 		Short: "Serve the registry API, pulling through to the upstreams",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkMode(f.Firewall); err != nil {
-				return err
-			}
 			c, err := load(f)
 			if err != nil {
 				return err

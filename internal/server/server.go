@@ -119,7 +119,7 @@ func Build(c config.Config, log *slog.Logger) (_ *Server, err error) {
 	if s.firewall != nil {
 		h = firewall.Requesters(h)
 	}
-	s.handler = withHealth(h, s.ready)
+	s.handler = s.mount(h)
 	return s, nil
 }
 

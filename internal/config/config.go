@@ -47,6 +47,8 @@ type Config struct {
 	// VulnDB says where the vulnerability data comes from and how often it
 	// is refreshed.
 	VulnDB VulnDB `yaml:"vulndb"`
+	// Auth decides who may pull and how long issued credentials live.
+	Auth Auth `yaml:"auth"`
 }
 
 // Firewall is the firewall section: policy's settings (mode, fail_open,
@@ -203,6 +205,7 @@ func Default() Config {
 			Feeds:       publicFeeds(),
 			LoadAtStart: true,
 		},
+		Auth: defaultAuth(),
 		Upstreams: []Upstream{{
 			Name:      "docker.io",
 			URL:       "https://registry-1.docker.io",

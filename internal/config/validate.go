@@ -69,6 +69,7 @@ func (c Config) Validate() error {
 		bad("firewall.wait", "must be positive")
 	}
 	errs = append(errs, c.validateVulnDB()...)
+	errs = append(errs, c.Auth.validate()...)
 	return errors.Join(errs...)
 }
 

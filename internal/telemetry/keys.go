@@ -74,3 +74,14 @@ const (
 	KeyPolicies = "policies" // the names of the configured policies, in order
 	KeyRules    = "rules"    // how many per-repository firewall rules are configured
 )
+
+// Keys added by access control (package auth).
+const (
+	KeyUser      = "user"     // a user name
+	KeyActor     = "actor"    // who made a change: a user, or "local" for a command
+	KeyRole      = "role"     // reader or admin
+	KeyTokenName = "token"    // an API token's name, never its secret
+	KeyTokenID   = "token_id" // an API token's ID
+	KeyFile      = "file"     // a file written or read, such as the first admin's password file
+	KeySessions  = "sessions" // how many login sessions an operation ended
+)

@@ -2,6 +2,10 @@ package store
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -25,16 +29,26 @@ type Firewall interface {
 
 	// PutVerdict records v, replacing an earlier verdict of the same repo
 	// and digest, together with the blobs (config and layers) the manifest
-	// references, which replace its earlier list. A ServedAt already
-	// recorded is kept, so a re-evaluation racing a first serve loses
-	// nothing.
+	// references, which replace its earlier list, and v.Vulns, which
+	// replace its earlier ones. A ServedAt already recorded is kept, so a
+	// re-evaluation racing a first serve loses nothing.
 	PutVerdict(ctx context.Context, v Verdict, blobs []digest.Digest) error
-	// UpdateVerdict replaces the result, marks and evidence of an existing
-	// verdict, keeping its blobs and served time, or returns ErrNotFound,
-	// so a re-evaluation cannot bring back a verdict deleted meanwhile.
+	// UpdateVerdict replaces the result, marks, evidence and Vulns of an
+	// existing verdict, keeping its blobs and served time, or returns
+	// ErrNotFound, so a re-evaluation cannot bring back a verdict deleted
+	// meanwhile.
 	UpdateVerdict(ctx context.Context, v Verdict) error
-	// Verdict returns the verdict of d in repo, or ErrNotFound.
+	// Verdict returns the verdict of d in repo with its Vulns, or
+	// ErrNotFound. The other methods leave Vulns empty.
 	Verdict(ctx context.Context, repo string, d digest.Digest) (Verdict, error)
+	// VerdictsWithVuln lists the verdicts, without their Evidence, whose
+	// Vulns hold id (compared without regard to case), by repository and
+	// digest; none is an empty list.
+	VerdictsWithVuln(ctx context.Context, id string) ([]Verdict, error)
+	// Violations counts, per repository with a verdict, the verdicts of
+	// images (not artifacts) by result, with the time of the repository's
+	// latest "violation" or "quarantined" audit entry, by repository.
+	Violations(ctx context.Context) ([]RepoViolations, error)
 	// Result is Verdict without the Evidence, for the check every pull
 	// makes: evidence can run to megabytes.
 	Result(ctx context.Context, repo string, d digest.Digest) (Verdict, error)
@@ -71,9 +85,13 @@ type Firewall interface {
 	PutQuarantine(ctx context.Context, q Quarantine) (string, error)
 	// Quarantine returns the record with id, with its notes, or ErrNotFound.
 	Quarantine(ctx context.Context, id string) (Quarantine, error)
-	// Quarantines lists records with their notes, newest request first,
-	// matching filter, skipping offset, at most n (n <= 0: all).
+	// Quarantines lists records with their notes, in filter.Sort's order
+	// (newest request first by default), matching filter, skipping offset,
+	// at most n (n <= 0: all). A filter that fails Check is an error
+	// wrapping ErrInvalidFilter.
 	Quarantines(ctx context.Context, filter QuarantineFilter, offset, n int) ([]Quarantine, error)
+	// CountQuarantines counts the records matching filter.
+	CountQuarantines(ctx context.Context, filter QuarantineFilter) (int, error)
 	// DeleteQuarantine removes a record and its notes. Deleting a missing
 	// record is not an error.
 	DeleteQuarantine(ctx context.Context, id string) error
@@ -89,9 +107,24 @@ type Firewall interface {
 
 	// AppendAudit adds e to the audit log; its ID is assigned by the store.
 	AppendAudit(ctx context.Context, e AuditEntry) error
-	// Audit lists entries matching filter in the order they were appended,
-	// after the entry with id after, at most n (n <= 0: all).
+	// AppendAudits adds entries in one write, in their order: the pull log
+	// writes in batches.
+	AppendAudits(ctx context.Context, entries []AuditEntry) error
+	// Audit lists entries matching filter in the order they were appended
+	// (newest first with filter.Newest), after the entry with id after, at
+	// most n (n <= 0: all).
 	Audit(ctx context.Context, filter AuditFilter, after int64, n int) ([]AuditEntry, error)
+	// Pullers summarises the "pull" and "pull-denied" entries of image d in
+	// repo per user and client, the latest first.
+	Pullers(ctx context.Context, repo string, d digest.Digest) ([]PullSummary, error)
+
+	// PutPolicies records the policies set at run time (the firewall's
+	// JSON), replacing earlier ones; Policies returns them or ErrNotFound;
+	// DeletePolicies removes them (a missing set is not an error), so the
+	// configuration's apply again.
+	PutPolicies(ctx context.Context, policies []byte) error
+	Policies(ctx context.Context) ([]byte, error)
+	DeletePolicies(ctx context.Context) error
 
 	// ForgetManifest removes the cache's record of manifest d in repo, so
 	// the next pull fetches it again, and reports whether any repository
@@ -123,6 +156,9 @@ type Verdict struct {
 	BeforeFirewall bool
 	// Evidence is the firewall's encoding of the decision and findings.
 	Evidence []byte
+	// Vulns are the ids and aliases of the vulnerabilities found, for
+	// VerdictsWithVuln.
+	Vulns    []string
 	JudgedAt time.Time
 	// ServedAt is when the image was first served; zero if never.
 	ServedAt time.Time
@@ -138,9 +174,17 @@ type Quarantine struct {
 	// Platform is "os/arch" from the image config.
 	Platform    string
 	RequestedAt time.Time
-	RequestedBy string
+	// RequestedBy is the user who asked first, or their address when the
+	// user is not known; RequestedFrom is the address.
+	RequestedBy   string
+	RequestedFrom string
 	// Policies are the names of the policies that failed.
 	Policies []string
+	// Severity is the highest severity of the findings (one of
+	// Severities, "" for none) and MaxScore their highest score, which
+	// QuarantineFilter selects and sorts by.
+	Severity string
+	MaxScore float64
 	// Evidence is the firewall's encoding of components and findings.
 	Evidence []byte
 	Notes    []Note
@@ -157,6 +201,57 @@ type Note struct {
 type QuarantineFilter struct {
 	Repo   string
 	Digest digest.Digest
+	// Policy selects records whose failed policies include this name.
+	Policy string
+	// MinSeverity selects records whose Severity is this one of
+	// Severities or above.
+	MinSeverity string
+	// Since and Until select records requested at or after Since and
+	// before Until.
+	Since, Until time.Time
+	// Sort is one of the QuarantineSort constants; "" is SortNewest.
+	Sort string
+}
+
+// Orders of quarantine records.
+const (
+	SortNewest = "newest" // by request time, newest first
+	SortOldest = "oldest" // by request time, oldest first
+	SortScore  = "score"  // by highest score, highest first, then newest
+	SortRepo   = "repo"   // by repository, then newest first
+)
+
+// ErrInvalidFilter is returned, wrapped, for a filter that asks for an
+// unknown severity or sort order.
+var ErrInvalidFilter = errors.New("invalid filter")
+
+// Check returns an error wrapping ErrInvalidFilter if the filter names an
+// unknown severity or order, or an Until before Since.
+func (f QuarantineFilter) Check() error {
+	if f.MinSeverity != "" && SeverityRank(f.MinSeverity) < 0 {
+		return fmt.Errorf("severity %q is not one of %s: %w", f.MinSeverity, strings.Join(Severities, ", "), ErrInvalidFilter)
+	}
+	switch f.Sort {
+	case "", SortNewest, SortOldest, SortScore, SortRepo:
+	default:
+		return fmt.Errorf("sort %q is not one of newest, oldest, score, repo: %w", f.Sort, ErrInvalidFilter)
+	}
+	if !f.Since.IsZero() && !f.Until.IsZero() && f.Until.Before(f.Since) {
+		return fmt.Errorf("until %s is before since %s: %w", f.Until.Format(time.RFC3339), f.Since.Format(time.RFC3339), ErrInvalidFilter)
+	}
+	return nil
+}
+
+// Severities are the qualitative levels in ascending order.
+var Severities = []string{"none", "low", "medium", "high", "critical"}
+
+// SeverityRank returns the index of s in Severities ("" counts as none),
+// or -1 if s is not one.
+func SeverityRank(s string) int {
+	if s == "" {
+		return 0
+	}
+	return slices.Index(Severities, strings.ToLower(s))
 }
 
 // Waiver releases one image digest until Expires (zero: never).
@@ -169,14 +264,20 @@ type Waiver struct {
 	Expires time.Time `json:"expires,omitzero"`
 }
 
-// AuditEntry is one decision or action of the firewall or an admin.
+// AuditEntry is one decision or action of the firewall or an admin, or
+// one pull.
 type AuditEntry struct {
-	ID      int64
-	At      time.Time
-	Actor   string
-	Action  string
-	Repo    string
-	Digest  digest.Digest
+	ID     int64
+	At     time.Time
+	Actor  string
+	Action string
+	Repo   string
+	Digest digest.Digest
+	// Client is the address the request came from, when known.
+	Client string
+	// Result is the verdict a pull was answered by (allow, audit,
+	// quarantine, not-inspected, off, ...); empty for other actions.
+	Result  string
 	Details string
 }
 
@@ -185,4 +286,35 @@ type AuditFilter struct {
 	Repo   string
 	Digest digest.Digest
 	Action string
+	Actor  string
+	Client string
+	// Since and Until select entries at or after Since and before Until.
+	Since, Until time.Time
+	// Before selects entries with an id below it (0: no bound): the
+	// cursor of newest-first paging.
+	Before int64
+	// Newest lists the newest entries first.
+	Newest bool
+}
+
+// PullSummary is how often one user from one client pulled an image.
+type PullSummary struct {
+	User   string `json:"user"`
+	Client string `json:"client,omitempty"`
+	// Count is the pulls served, Denied the ones refused.
+	Count  int       `json:"count"`
+	Denied int       `json:"denied,omitempty"`
+	Last   time.Time `json:"last"`
+}
+
+// RepoViolations counts one repository's verdicts by result.
+type RepoViolations struct {
+	Repo             string `json:"repository"`
+	Allow            int    `json:"allow"`
+	Audit            int    `json:"audit"`
+	Quarantine       int    `json:"quarantine"`
+	InspectionFailed int    `json:"inspection_failed"`
+	// LastViolation is the time of the latest violation or quarantine
+	// recorded for the repository; zero if none.
+	LastViolation time.Time `json:"last_violation,omitzero"`
 }

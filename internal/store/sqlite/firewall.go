@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -98,6 +99,40 @@ CREATE INDEX fw_audit_by_digest ON fw_audit (digest, id);
 CREATE INDEX fw_audit_by_repo ON fw_audit (repo, id);
 `
 
+// auditSchema is the migration of the pull log and the audit queries:
+// audit entries gain the client and the result a pull was answered by,
+// quarantine records the requester's address and their findings' highest
+// severity (as its rank in store.Severities) and score, verdicts a side
+// table of the vulnerability ids they found, and the policies set at run
+// time a table of one row.
+const auditSchema = `
+ALTER TABLE fw_audit ADD COLUMN client TEXT NOT NULL DEFAULT '';
+ALTER TABLE fw_audit ADD COLUMN result TEXT NOT NULL DEFAULT '';
+CREATE INDEX fw_audit_by_actor ON fw_audit (actor, id);
+CREATE INDEX fw_audit_by_action ON fw_audit (action, id);
+CREATE INDEX fw_audit_by_client ON fw_audit (client, id);
+CREATE INDEX fw_audit_by_time ON fw_audit (at);
+
+ALTER TABLE fw_quarantine ADD COLUMN requested_from TEXT NOT NULL DEFAULT '';
+ALTER TABLE fw_quarantine ADD COLUMN severity INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE fw_quarantine ADD COLUMN max_score REAL NOT NULL DEFAULT 0;
+CREATE INDEX fw_quarantine_by_severity ON fw_quarantine (severity);
+CREATE INDEX fw_quarantine_by_score ON fw_quarantine (max_score, requested_at);
+
+CREATE TABLE fw_verdict_vulns (
+	repo   TEXT NOT NULL,
+	digest TEXT NOT NULL,
+	vuln   TEXT NOT NULL COLLATE NOCASE,
+	PRIMARY KEY (repo, digest, vuln)
+) WITHOUT ROWID;
+CREATE INDEX fw_verdict_vulns_by_vuln ON fw_verdict_vulns (vuln);
+
+CREATE TABLE fw_policies (
+	id       INTEGER PRIMARY KEY CHECK (id = 1),
+	policies BLOB NOT NULL
+);
+`
+
 // FirewallSince records t as the firewall's first enabled time unless one
 // is recorded, and returns the recorded time.
 func (m *Meta) FirewallSince(ctx context.Context, t time.Time) (time.Time, error) {
@@ -137,7 +172,7 @@ ON CONFLICT (repo, digest) DO UPDATE SET
 				return err
 			}
 		}
-		return nil
+		return putVulns(ctx, tx, v)
 	})
 	if err != nil {
 		return fmt.Errorf("put verdict %s@%s: %w", v.Repo, v.Digest, err)
@@ -145,18 +180,40 @@ ON CONFLICT (repo, digest) DO UPDATE SET
 	return nil
 }
 
-// UpdateVerdict replaces an existing verdict's result and evidence.
-func (m *Meta) UpdateVerdict(ctx context.Context, v store.Verdict) error {
-	res, err := m.write.ExecContext(ctx, `
-UPDATE fw_verdicts SET result = ?, artifact = ?, before_firewall = ?, evidence = ?, judged_at = ?
-WHERE repo = ? AND digest = ?`,
-		v.Result, v.Artifact, v.BeforeFirewall, v.Evidence, nanos(v.JudgedAt), v.Repo, v.Digest.String())
-	if err == nil {
-		var n int64
-		if n, err = res.RowsAffected(); err == nil && n == 0 {
-			err = store.ErrNotFound
+// putVulns replaces the vulnerability ids recorded for v.
+func putVulns(ctx context.Context, tx *sql.Tx, v store.Verdict) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM fw_verdict_vulns WHERE repo = ? AND digest = ?`, v.Repo, v.Digest.String()); err != nil {
+		return err
+	}
+	for _, id := range v.Vulns {
+		if id == "" {
+			continue
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO fw_verdict_vulns (repo, digest, vuln) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
+			v.Repo, v.Digest.String(), id)
+		if err != nil {
+			return err
 		}
 	}
+	return nil
+}
+
+// UpdateVerdict replaces an existing verdict's result, evidence and
+// vulnerability ids.
+func (m *Meta) UpdateVerdict(ctx context.Context, v store.Verdict) error {
+	err := m.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `
+UPDATE fw_verdicts SET result = ?, artifact = ?, before_firewall = ?, evidence = ?, judged_at = ?
+WHERE repo = ? AND digest = ?`,
+			v.Result, v.Artifact, v.BeforeFirewall, v.Evidence, nanos(v.JudgedAt), v.Repo, v.Digest.String())
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return cmp.Or(err, store.ErrNotFound)
+		}
+		return putVulns(ctx, tx, v)
+	})
 	if err != nil {
 		return fmt.Errorf("update verdict %s@%s: %w", v.Repo, v.Digest, err)
 	}
@@ -192,14 +249,55 @@ func scanVerdicts(rows *sql.Rows, err error) ([]store.Verdict, error) {
 	return out, rows.Err()
 }
 
-// Verdict returns the verdict of d in repo.
+// Verdict returns the verdict of d in repo with its vulnerability ids.
 func (m *Meta) Verdict(ctx context.Context, repo string, d digest.Digest) (store.Verdict, error) {
 	row := m.read.QueryRowContext(ctx, `SELECT `+verdictColumns+` FROM fw_verdicts v WHERE v.repo = ? AND v.digest = ?`, repo, d.String())
 	v, err := scanVerdict(row)
+	if err == nil {
+		v.Vulns, err = column(m.read.QueryContext(ctx, `SELECT vuln FROM fw_verdict_vulns WHERE repo = ? AND digest = ? ORDER BY vuln`, repo, d.String()))
+	}
 	if err != nil {
 		return store.Verdict{}, fmt.Errorf("read verdict %s@%s: %w", repo, d, notFound(err))
 	}
 	return v, nil
+}
+
+// VerdictsWithVuln lists the verdicts that found vulnerability id.
+func (m *Meta) VerdictsWithVuln(ctx context.Context, id string) ([]store.Verdict, error) {
+	vs, err := scanVerdicts(m.read.QueryContext(ctx, `
+SELECT DISTINCT `+verdictNoEvidence+` FROM fw_verdict_vulns x JOIN fw_verdicts v ON v.repo = x.repo AND v.digest = x.digest
+WHERE x.vuln = ? ORDER BY v.repo, v.digest`, id))
+	if err != nil {
+		return nil, fmt.Errorf("list verdicts with %s: %w", id, err)
+	}
+	return vs, nil
+}
+
+// Violations counts each repository's image verdicts by result.
+func (m *Meta) Violations(ctx context.Context) ([]store.RepoViolations, error) {
+	rows, err := m.read.QueryContext(ctx, `
+SELECT v.repo,
+	SUM(v.result = 'allow'), SUM(v.result = 'audit'), SUM(v.result = 'quarantine'), SUM(v.result = 'inspection-failed'),
+	COALESCE((SELECT MAX(a.at) FROM fw_audit a WHERE a.repo = v.repo AND a.action IN ('violation', 'quarantined')), 0)
+FROM fw_verdicts v WHERE NOT v.artifact GROUP BY v.repo ORDER BY v.repo`)
+	if err != nil {
+		return nil, fmt.Errorf("count violations: %w", err)
+	}
+	defer rows.Close()
+	var out []store.RepoViolations
+	for rows.Next() {
+		var r store.RepoViolations
+		var last int64
+		if err := rows.Scan(&r.Repo, &r.Allow, &r.Audit, &r.Quarantine, &r.InspectionFailed, &last); err != nil {
+			return nil, fmt.Errorf("count violations: %w", err)
+		}
+		r.LastViolation = fromNanos(last)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count violations: %w", err)
+	}
+	return out, nil
 }
 
 // Result returns the verdict of d in repo without its evidence.
@@ -248,6 +346,9 @@ func (m *Meta) MarkServed(ctx context.Context, repo string, d digest.Digest, t t
 func (m *Meta) DeleteVerdict(ctx context.Context, repo string, d digest.Digest) error {
 	err := m.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM fw_verdicts WHERE repo = ? AND digest = ?`, repo, d.String()); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM fw_verdict_vulns WHERE repo = ? AND digest = ?`, repo, d.String()); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `DELETE FROM fw_blobs WHERE repo = ? AND manifest = ?`, repo, d.String())
@@ -321,12 +422,17 @@ func (m *Meta) PutQuarantine(ctx context.Context, q store.Quarantine) (string, e
 	if err != nil {
 		return "", fmt.Errorf("encode policies: %w", err)
 	}
+	severity := store.SeverityRank(q.Severity)
+	if severity < 0 {
+		return "", fmt.Errorf("put quarantine %s@%s: severity %q: %w", q.Repo, q.Digest, q.Severity, store.ErrInvalidFilter)
+	}
 	var id string
 	err = m.inTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `
-INSERT INTO fw_quarantine (id, upstream, repo, tag, digest, platform, requested_at, requested_by, policies, evidence)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (repo, digest) DO NOTHING`,
-			q.ID, q.Upstream, q.Repo, q.Tag, q.Digest.String(), q.Platform, nanos(q.RequestedAt), q.RequestedBy, string(policies), q.Evidence)
+INSERT INTO fw_quarantine (id, upstream, repo, tag, digest, platform, requested_at, requested_by, requested_from, policies, evidence, severity, max_score)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (repo, digest) DO NOTHING`,
+			q.ID, q.Upstream, q.Repo, q.Tag, q.Digest.String(), q.Platform, nanos(q.RequestedAt), q.RequestedBy, q.RequestedFrom,
+			string(policies), q.Evidence, severity, q.MaxScore)
 		if err != nil {
 			return err
 		}
@@ -338,16 +444,21 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (repo, digest) DO NOTHING`,
 	return id, nil
 }
 
-const quarantineColumns = `id, upstream, repo, tag, digest, platform, requested_at, requested_by, policies, evidence`
+const quarantineColumns = `id, upstream, repo, tag, digest, platform, requested_at, requested_by, requested_from, policies, evidence, severity, max_score`
 
 func scanQuarantine(row interface{ Scan(...any) error }) (store.Quarantine, error) {
 	var q store.Quarantine
 	var at int64
 	var policies string
-	if err := row.Scan(&q.ID, &q.Upstream, &q.Repo, &q.Tag, &q.Digest, &q.Platform, &at, &q.RequestedBy, &policies, &q.Evidence); err != nil {
+	var severity int
+	if err := row.Scan(&q.ID, &q.Upstream, &q.Repo, &q.Tag, &q.Digest, &q.Platform, &at, &q.RequestedBy, &q.RequestedFrom,
+		&policies, &q.Evidence, &severity, &q.MaxScore); err != nil {
 		return q, err
 	}
 	q.RequestedAt = fromNanos(at)
+	if severity > 0 && severity < len(store.Severities) {
+		q.Severity = store.Severities[severity]
+	}
 	return q, json.Unmarshal([]byte(policies), &q.Policies)
 }
 
@@ -363,21 +474,56 @@ func (m *Meta) Quarantine(ctx context.Context, id string) (store.Quarantine, err
 	return q, nil
 }
 
-// Quarantines lists records matching filter, newest request first.
-func (m *Meta) Quarantines(ctx context.Context, filter store.QuarantineFilter, offset, n int) ([]store.Quarantine, error) {
+// quarantineWhere turns filter into a WHERE clause (empty when it selects
+// all) and its arguments.
+func quarantineWhere(filter store.QuarantineFilter) (string, []any, error) {
+	if err := filter.Check(); err != nil {
+		return "", nil, err
+	}
 	var where []string
 	var args []any
+	add := func(cond string, arg any) { where, args = append(where, cond), append(args, arg) }
 	if filter.Repo != "" {
-		where, args = append(where, "repo = ?"), append(args, filter.Repo)
+		add("repo = ?", filter.Repo)
 	}
 	if filter.Digest != "" {
-		where, args = append(where, "digest = ?"), append(args, filter.Digest.String())
+		add("digest = ?", filter.Digest.String())
 	}
-	q := `SELECT ` + quarantineColumns + ` FROM fw_quarantine`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
+	if filter.Policy != "" {
+		add("EXISTS (SELECT 1 FROM json_each(policies) WHERE value = ?)", filter.Policy)
 	}
-	q += ` ORDER BY requested_at DESC, id LIMIT ? OFFSET ?`
+	if filter.MinSeverity != "" {
+		add("severity >= ?", store.SeverityRank(filter.MinSeverity))
+	}
+	if !filter.Since.IsZero() {
+		add("requested_at >= ?", nanos(filter.Since))
+	}
+	if !filter.Until.IsZero() {
+		add("requested_at < ?", nanos(filter.Until))
+	}
+	if len(where) == 0 {
+		return "", nil, nil
+	}
+	return ` WHERE ` + strings.Join(where, " AND "), args, nil
+}
+
+// quarantineOrder is the ORDER BY of each store.QuarantineFilter sort.
+var quarantineOrder = map[string]string{
+	"":               `requested_at DESC, id`,
+	store.SortNewest: `requested_at DESC, id`,
+	store.SortOldest: `requested_at, id`,
+	store.SortScore:  `max_score DESC, requested_at DESC, id`,
+	store.SortRepo:   `repo, requested_at DESC, id`,
+}
+
+// Quarantines lists records matching filter in its order.
+func (m *Meta) Quarantines(ctx context.Context, filter store.QuarantineFilter, offset, n int) ([]store.Quarantine, error) {
+	where, args, err := quarantineWhere(filter)
+	if err != nil {
+		return nil, fmt.Errorf("list quarantine: %w", err)
+	}
+	q := `SELECT ` + quarantineColumns + ` FROM fw_quarantine` + where +
+		` ORDER BY ` + quarantineOrder[filter.Sort] + ` LIMIT ? OFFSET ?`
 	args = append(args, limit(n), max(offset, 0))
 
 	out, err := m.quarantines(ctx, q, args)
@@ -385,6 +531,19 @@ func (m *Meta) Quarantines(ctx context.Context, filter store.QuarantineFilter, o
 		return nil, fmt.Errorf("list quarantine: %w", err)
 	}
 	return out, nil
+}
+
+// CountQuarantines counts the records matching filter.
+func (m *Meta) CountQuarantines(ctx context.Context, filter store.QuarantineFilter) (int, error) {
+	where, args, err := quarantineWhere(filter)
+	if err != nil {
+		return 0, fmt.Errorf("count quarantine: %w", err)
+	}
+	var n int
+	if err := m.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM fw_quarantine`+where, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count quarantine: %w", err)
+	}
+	return n, nil
 }
 
 func (m *Meta) quarantines(ctx context.Context, q string, args []any) ([]store.Quarantine, error) {
@@ -499,28 +658,77 @@ func (m *Meta) DeleteWaiver(ctx context.Context, d digest.Digest) error {
 
 // AppendAudit adds e to the audit log.
 func (m *Meta) AppendAudit(ctx context.Context, e store.AuditEntry) error {
-	_, err := m.write.ExecContext(ctx, `INSERT INTO fw_audit (at, actor, action, repo, digest, details) VALUES (?, ?, ?, ?, ?, ?)`,
-		nanos(e.At), e.Actor, e.Action, e.Repo, e.Digest.String(), e.Details)
-	if err != nil {
+	if _, err := m.write.ExecContext(ctx, insertAudit, auditArgs(e)...); err != nil {
 		return fmt.Errorf("append audit entry %s: %w", e.Action, err)
 	}
 	return nil
 }
 
-// Audit lists entries matching filter in the order appended.
+const insertAudit = `INSERT INTO fw_audit (at, actor, action, repo, digest, client, result, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+
+func auditArgs(e store.AuditEntry) []any {
+	return []any{nanos(e.At), e.Actor, e.Action, e.Repo, e.Digest.String(), e.Client, e.Result, e.Details}
+}
+
+// AppendAudits adds entries in one transaction.
+func (m *Meta) AppendAudits(ctx context.Context, entries []store.AuditEntry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	err := m.inTx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, insertAudit)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, e := range entries {
+			if _, err := stmt.ExecContext(ctx, auditArgs(e)...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("append %d audit entries: %w", len(entries), err)
+	}
+	return nil
+}
+
+// Audit lists entries matching filter in the order appended, or newest
+// first.
 func (m *Meta) Audit(ctx context.Context, filter store.AuditFilter, after int64, n int) ([]store.AuditEntry, error) {
 	where, args := []string{"id > ?"}, []any{after}
+	add := func(cond string, arg any) { where, args = append(where, cond), append(args, arg) }
 	if filter.Repo != "" {
-		where, args = append(where, "repo = ?"), append(args, filter.Repo)
+		add("repo = ?", filter.Repo)
 	}
 	if filter.Digest != "" {
-		where, args = append(where, "digest = ?"), append(args, filter.Digest.String())
+		add("digest = ?", filter.Digest.String())
 	}
 	if filter.Action != "" {
-		where, args = append(where, "action = ?"), append(args, filter.Action)
+		add("action = ?", filter.Action)
 	}
-	rows, err := m.read.QueryContext(ctx, `SELECT id, at, actor, action, repo, digest, details FROM fw_audit WHERE `+
-		strings.Join(where, " AND ")+` ORDER BY id LIMIT ?`, append(args, limit(n))...)
+	if filter.Actor != "" {
+		add("actor = ?", filter.Actor)
+	}
+	if filter.Client != "" {
+		add("client = ?", filter.Client)
+	}
+	if !filter.Since.IsZero() {
+		add("at >= ?", nanos(filter.Since))
+	}
+	if !filter.Until.IsZero() {
+		add("at < ?", nanos(filter.Until))
+	}
+	if filter.Before > 0 {
+		add("id < ?", filter.Before)
+	}
+	order := "id"
+	if filter.Newest {
+		order = "id DESC"
+	}
+	rows, err := m.read.QueryContext(ctx, `SELECT id, at, actor, action, repo, digest, client, result, details FROM fw_audit WHERE `+
+		strings.Join(where, " AND ")+` ORDER BY `+order+` LIMIT ?`, append(args, limit(n))...)
 	if err != nil {
 		return nil, fmt.Errorf("list audit entries: %w", err)
 	}
@@ -529,7 +737,7 @@ func (m *Meta) Audit(ctx context.Context, filter store.AuditFilter, after int64,
 	for rows.Next() {
 		var e store.AuditEntry
 		var at int64
-		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Repo, &e.Digest, &e.Details); err != nil {
+		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Repo, &e.Digest, &e.Client, &e.Result, &e.Details); err != nil {
 			return nil, fmt.Errorf("list audit entries: %w", err)
 		}
 		e.At = fromNanos(at)
@@ -539,6 +747,66 @@ func (m *Meta) Audit(ctx context.Context, filter store.AuditFilter, after int64,
 		return nil, fmt.Errorf("list audit entries: %w", err)
 	}
 	return out, nil
+}
+
+// Pull actions of the audit log, as the firewall's pull log writes them.
+const (
+	actionPull       = "pull"
+	actionPullDenied = "pull-denied"
+)
+
+// Pullers summarises who pulled image d of repo.
+func (m *Meta) Pullers(ctx context.Context, repo string, d digest.Digest) ([]store.PullSummary, error) {
+	rows, err := m.read.QueryContext(ctx, `
+SELECT actor, client, SUM(action = ?), SUM(action = ?), MAX(at) FROM fw_audit
+WHERE digest = ? AND repo = ? AND action IN (?, ?)
+GROUP BY actor, client ORDER BY MAX(at) DESC, actor, client`,
+		actionPull, actionPullDenied, d.String(), repo, actionPull, actionPullDenied)
+	if err != nil {
+		return nil, fmt.Errorf("summarise pulls of %s@%s: %w", repo, d, err)
+	}
+	defer rows.Close()
+	var out []store.PullSummary
+	for rows.Next() {
+		var p store.PullSummary
+		var last int64
+		if err := rows.Scan(&p.User, &p.Client, &p.Count, &p.Denied, &last); err != nil {
+			return nil, fmt.Errorf("summarise pulls of %s@%s: %w", repo, d, err)
+		}
+		p.Last = fromNanos(last)
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("summarise pulls of %s@%s: %w", repo, d, err)
+	}
+	return out, nil
+}
+
+// PutPolicies records the policies set at run time.
+func (m *Meta) PutPolicies(ctx context.Context, policies []byte) error {
+	_, err := m.write.ExecContext(ctx, `
+INSERT INTO fw_policies (id, policies) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET policies = excluded.policies`, policies)
+	if err != nil {
+		return fmt.Errorf("put policies: %w", err)
+	}
+	return nil
+}
+
+// Policies returns the policies set at run time.
+func (m *Meta) Policies(ctx context.Context) ([]byte, error) {
+	var b []byte
+	if err := m.read.QueryRowContext(ctx, `SELECT policies FROM fw_policies WHERE id = 1`).Scan(&b); err != nil {
+		return nil, fmt.Errorf("read policies: %w", notFound(err))
+	}
+	return b, nil
+}
+
+// DeletePolicies removes the policies set at run time.
+func (m *Meta) DeletePolicies(ctx context.Context) error {
+	if _, err := m.write.ExecContext(ctx, `DELETE FROM fw_policies`); err != nil {
+		return fmt.Errorf("delete policies: %w", err)
+	}
+	return nil
 }
 
 // ForgetManifest removes the cache's record of manifest d in repo.

@@ -65,4 +65,7 @@ CREATE TABLE blob_access (
 	firewallSchema,
 	// 3: finding an image's verdicts in every repository.
 	`CREATE INDEX fw_verdicts_by_digest ON fw_verdicts (digest);`,
+	// 4: the pull log, audit queries, vulnerability ids of verdicts,
+	// quarantine filters and policies set at run time.
+	auditSchema,
 }

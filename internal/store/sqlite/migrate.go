@@ -68,4 +68,6 @@ CREATE TABLE blob_access (
 	// 4: the pull log, audit queries, vulnerability ids of verdicts,
 	// quarantine filters and policies set at run time.
 	auditSchema,
+	// 5: hourly statistics for the dashboard's charts.
+	statsSchema,
 }

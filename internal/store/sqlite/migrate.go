@@ -70,4 +70,6 @@ CREATE TABLE blob_access (
 	auditSchema,
 	// 5: hourly statistics for the dashboard's charts.
 	statsSchema,
+	// 6: users, API tokens, login sessions and named secrets.
+	accessSchema,
 }

@@ -50,6 +50,9 @@ type Options struct {
 	// Logger receives warnings about retries, with the upstream's name
 	// added; nil discards.
 	Logger *slog.Logger
+	// Metrics counts and times every request sent (each attempt); nil
+	// counts nothing.
+	Metrics *telemetry.Metrics
 }
 
 // RateLimit is what the remote last said about its pull quota, from the
@@ -62,6 +65,9 @@ type RateLimit struct {
 	// Known is false until a response carried the headers.
 	Known     bool
 	UpdatedAt time.Time
+	// ResetAt is when the remote said, with the Retry-After of its last
+	// 429, that it takes requests again; zero if it never refused one.
+	ResetAt time.Time
 }
 
 // Client is a client of one remote registry, made by New (the zero value
@@ -73,6 +79,8 @@ type Client struct {
 	auth    *authTransport
 	rate    *rateRecorder
 	log     *slog.Logger
+	metrics *telemetry.Metrics
+	failure failureRecorder
 	timeout time.Duration
 	retries int
 
@@ -95,6 +103,7 @@ func New(opts Options) (*Client, error) {
 		base:    base,
 		rate:    &rateRecorder{},
 		log:     opts.Logger,
+		metrics: opts.Metrics,
 		timeout: opts.Timeout,
 		retries: opts.Retries,
 		backoff: defaultBackoff,
@@ -158,6 +167,15 @@ func (c *Client) Name() string { return c.name }
 
 // RateLimit returns what the remote last said about the pull quota.
 func (c *Client) RateLimit() RateLimit { return c.rate.get() }
+
+// URL returns the remote's base URL.
+func (c *Client) URL() string { return c.base.String() }
+
+// LastError returns the last request that failed for good (its retries
+// spent) for a reason other than the remote's authoritative not-found or
+// the caller giving up, and when; "" and the zero time if none has. The
+// message carries no credentials and no pre-signed URL.
+func (c *Client) LastError() (string, time.Time) { return c.failure.get() }
 
 // endpoint returns the URL of path on the remote, path starting with "/".
 func (c *Client) endpoint(path string) string {

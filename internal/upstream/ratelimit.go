@@ -38,6 +38,13 @@ func (r *rateRecorder) record(h http.Header, now time.Time) {
 	r.rl.UpdatedAt = now
 }
 
+// refused records when a remote that answered 429 takes requests again.
+func (r *rateRecorder) refused(resetAt time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.rl.ResetAt = resetAt
+}
+
 func (r *rateRecorder) get() RateLimit {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -58,13 +58,16 @@ func (c *Client) retry(
 		var r *retryable
 		if !errors.As(err, &r) {
 			c.warnDenied(ctx, method, rawURL, err)
+			c.failure.note(ctx, err, c.now())
 			return err
 		}
 		if n >= c.retries || ctx.Err() != nil {
+			c.failure.note(ctx, r.err, c.now())
 			return r.err
 		}
 		wait, ok := c.delay(ctx, n, r.after)
 		if !ok {
+			c.failure.note(ctx, r.err, c.now())
 			return r.err
 		}
 		c.log.Warn("upstream retry",
@@ -74,6 +77,7 @@ func (c *Client) retry(
 			telemetry.KeyWait, wait,
 			telemetry.KeyError, r.err)
 		if err := c.sleep(ctx, wait); err != nil {
+			c.failure.note(ctx, r.err, c.now())
 			return r.err
 		}
 	}
@@ -173,13 +177,19 @@ func (c *Client) send(
 	req.Header.Set("Accept-Encoding", "identity")
 	req.Header.Set("User-Agent", userAgent)
 
+	start := time.Now()
 	resp, err := c.http.Do(req)
 	if err != nil {
 		timer.Stop()
+		if ctx.Err() == nil {
+			// The caller giving up is no fault of the remote's.
+			c.metrics.UpstreamRequest(c.name, method, 0, time.Since(start))
+		}
 		err = c.attemptError(ctx, actx, err)
 		cancel(nil)
 		return nil, err
 	}
+	c.metrics.UpstreamRequest(c.name, method, resp.StatusCode, time.Since(start))
 	body := &timedBody{rc: resp.Body, ctx: actx, cancel: cancel, timer: timer, timeout: c.timeout}
 	if stream {
 		body.idle = true
@@ -238,6 +248,9 @@ func (c *Client) check(resp *http.Response, notFound *oci.Error) error {
 		return nil
 	}
 	after := retryAfter(resp.Header, c.now())
+	if resp.StatusCode == http.StatusTooManyRequests && after > 0 {
+		c.rate.refused(c.now().Add(after))
+	}
 	err := statusError(resp, notFound)
 	err.After = after
 	if retryableStatus(resp.StatusCode) {

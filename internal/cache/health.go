@@ -1,6 +1,8 @@
 package cache
 
 import (
+	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -54,4 +56,36 @@ func (h *health) ok(upstream string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delete(h.downUntil, upstream)
+}
+
+// until returns when upstream counts as up again, zero if it does now.
+func (h *health) until(upstream string) time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.downLocked(upstream) {
+		return time.Time{}
+	}
+	return h.downUntil[upstream]
+}
+
+// UpstreamHealth is the breaker state of one upstream.
+type UpstreamHealth struct {
+	Name string
+	// Healthy is false for UnhealthyFor after a revalidation failed;
+	// meanwhile its cached tags are served stale without asking it.
+	Healthy bool
+	// DownUntil is when it is asked again; zero while Healthy.
+	DownUntil time.Time
+}
+
+// Upstreams returns the breaker state of every configured upstream,
+// ordered by name, for metrics and the admin views.
+func (c *Cache) Upstreams() []UpstreamHealth {
+	out := make([]UpstreamHealth, 0, len(c.opts.Upstreams))
+	for name := range c.opts.Upstreams {
+		until := c.health.until(name)
+		out = append(out, UpstreamHealth{Name: name, Healthy: until.IsZero(), DownUntil: until})
+	}
+	slices.SortFunc(out, func(a, b UpstreamHealth) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }

@@ -82,7 +82,7 @@ func scanImage(ctx context.Context, stdout io.Writer, c config.Config, image, pl
 	}
 
 	// 2. Resolve the manifest, and the platform's from an index.
-	ctx = firewall.WithRequester(ctx, actor())
+	ctx = firewall.WithRequester(ctx, firewall.Requester{User: actor()})
 	m, err := s.Cache().Manifest(ctx, repo, ref)
 	if err != nil {
 		return fmt.Errorf("fetch manifest of %s: %w", image, err)

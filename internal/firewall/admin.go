@@ -22,9 +22,15 @@ type Record struct {
 	Platform    string        `json:"platform,omitempty"`
 	RequestedAt time.Time     `json:"requested_at"`
 	RequestedBy string        `json:"requested_by,omitempty"`
-	Policies    []string      `json:"policies"`
-	Evidence    Evidence      `json:"evidence"`
-	Notes       []store.Note  `json:"notes,omitempty"`
+	// RequestedFrom is the address of the first requester.
+	RequestedFrom string   `json:"requested_from,omitempty"`
+	Policies      []string `json:"policies"`
+	// Severity is the highest severity of the findings (none when empty)
+	// and MaxScore their highest score.
+	Severity string       `json:"severity,omitempty"`
+	MaxScore float64      `json:"max_score,omitempty"`
+	Evidence Evidence     `json:"evidence"`
+	Notes    []store.Note `json:"notes,omitempty"`
 	// Waiver is the release of the digest, if any; Released says whether
 	// it is in force now.
 	Waiver   *store.Waiver `json:"waiver,omitempty"`
@@ -37,14 +43,27 @@ type Record struct {
 // Filter selects quarantine records; empty fields select all.
 type Filter = store.QuarantineFilter
 
-// List returns quarantine records matching filter, newest first, skipping
-// offset and returning at most n (n <= 0: all).
+// List returns quarantine records matching filter in its order (newest
+// first by default), skipping offset and returning at most n (n <= 0:
+// all). A filter with an unknown severity or order is an error wrapping
+// ErrInvalid.
 func (f *Firewall) List(ctx context.Context, filter Filter, offset, n int) ([]Record, error) {
+	if err := filter.Check(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
 	qs, err := f.st.Quarantines(ctx, filter, offset, n)
 	if err != nil {
 		return nil, err
 	}
 	return f.records(ctx, qs)
+}
+
+// Count returns how many quarantine records match filter, for paging List.
+func (f *Firewall) Count(ctx context.Context, filter Filter) (int, error) {
+	if err := filter.Check(); err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return f.st.CountQuarantines(ctx, filter)
 }
 
 // Show returns the record with the quarantine id or image digest; a
@@ -67,7 +86,8 @@ func (f *Firewall) records(ctx context.Context, qs []store.Quarantine) ([]Record
 		r := Record{
 			ID: q.ID, Upstream: q.Upstream, Repo: q.Repo, Tag: q.Tag, Digest: q.Digest,
 			Platform: q.Platform, RequestedAt: q.RequestedAt, RequestedBy: q.RequestedBy,
-			Policies: q.Policies, Evidence: ev, Notes: q.Notes,
+			RequestedFrom: q.RequestedFrom, Policies: q.Policies, Severity: q.Severity, MaxScore: q.MaxScore,
+			Evidence: ev, Notes: q.Notes,
 		}
 		switch v, err := f.st.Verdict(ctx, q.Repo, q.Digest); {
 		case err == nil:
@@ -281,7 +301,9 @@ func (f *Firewall) AddNote(ctx context.Context, idOrDigest, by, text string) err
 }
 
 // Audit lists audit entries matching filter after the entry with id
-// after, oldest first, at most n (n <= 0: all).
+// after, oldest first (newest first with filter.Newest, paged by
+// filter.Before), at most n (n <= 0: all). Pulls are entries with action
+// ActionPull or ActionPullDenied.
 func (f *Firewall) Audit(
 	ctx context.Context,
 	filter store.AuditFilter,

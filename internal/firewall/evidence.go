@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"breakwater/internal/inventory"
 	"breakwater/internal/policy"
+	"breakwater/internal/store"
 )
 
 // Evidence is what a verdict rests on, kept with the verdict and the
@@ -82,4 +84,40 @@ func decodeInspection(b []byte) (inspection, error) {
 		return in, fmt.Errorf("decode inspection: %w", err)
 	}
 	return in, nil
+}
+
+// highest returns the highest severity of the findings (malware counts as
+// critical) and their highest score, for a quarantine record's filters.
+func (e Evidence) highest() (severity string, score float64) {
+	rank := 0
+	for _, f := range e.Findings {
+		r := store.SeverityRank(policy.SeverityOf(f))
+		if f.Malware {
+			r = len(store.Severities) - 1
+		}
+		rank = max(rank, r)
+		if f.Scored {
+			score = max(score, f.Score)
+		}
+	}
+	if rank > 0 {
+		severity = store.Severities[rank]
+	}
+	return severity, score
+}
+
+// vulns lists the ids and aliases of the findings, each once, for
+// store.VerdictsWithVuln.
+func (e Evidence) vulns() []string {
+	var ids []string
+	seen := map[string]bool{}
+	for _, f := range e.Findings {
+		for _, id := range append([]string{f.ID}, f.Aliases...) {
+			if id != "" && !seen[strings.ToUpper(id)] {
+				seen[strings.ToUpper(id)] = true
+				ids = append(ids, id)
+			}
+		}
+	}
+	return ids
 }

@@ -63,9 +63,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -152,6 +151,14 @@ type Firewall struct {
 	mu     sync.Mutex
 	closed bool
 
+	// policies is the set in force: Options.Policies, or the one set at
+	// run time (custom), read by every judgement.
+	policies atomic.Pointer[policy.Set]
+	custom   atomic.Bool
+	// reevaluating serialises Reevaluate runs (a feed refresh and a policy
+	// change may both start one).
+	reevaluating sync.Mutex
+
 	// inspected, if set, is called before each inspection (tests count them).
 	inspected func(digest.Digest)
 }
@@ -190,14 +197,19 @@ func New(opts Options) (*Firewall, error) {
 		}
 	}
 	base, cancel := context.WithCancel(context.Background())
-	return &Firewall{
+	f := &Firewall{
 		opts:   opts,
 		st:     opts.Store,
 		log:    telemetry.OrDiscard(opts.Logger),
 		since:  since,
 		base:   base,
 		cancel: cancel,
-	}, nil
+	}
+	if err := f.loadPolicies(context.Background()); err != nil {
+		cancel()
+		return nil, fmt.Errorf("new firewall: %w", err)
+	}
+	return f, nil
 }
 
 // Close cancels the inspections in flight and waits for them to end. It
@@ -242,21 +254,6 @@ func (f *Firewall) Ready(ctx context.Context) error {
 		return ErrNotReady
 	}
 	return nil
-}
-
-// requesterKey carries who made a request, for quarantine records.
-type requesterKey struct{}
-
-// WithRequester returns ctx naming who makes the request (a client address
-// or user name); the first requester of an image is kept in its record.
-func WithRequester(ctx context.Context, who string) context.Context {
-	return context.WithValue(ctx, requesterKey{}, who)
-}
-
-// requester returns who WithRequester named, or "".
-func requester(ctx context.Context) string {
-	who, _ := ctx.Value(requesterKey{}).(string)
-	return who
 }
 
 // BlockedError is what a client asking for a withheld image gets: a bare
@@ -313,18 +310,3 @@ type retryError struct{ err error }
 func (e *retryError) Error() string             { return e.err.Error() }
 func (e *retryError) Unwrap() error             { return e.err }
 func (e *retryError) RetryAfter() time.Duration { return retryAfter }
-
-// Requesters wraps h so that the firewall learns who makes each request:
-// the client's address.
-//
-// TODO: name the authenticated user once breakwater authenticates
-// clients; an address behind a proxy or NAT says little.
-func Requesters(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		who := r.RemoteAddr
-		if host, _, err := net.SplitHostPort(who); err == nil {
-			who = host
-		}
-		h.ServeHTTP(w, r.WithContext(WithRequester(r.Context(), who)))
-	})
-}

@@ -24,6 +24,7 @@ func (f *Firewall) Manifest(
 ) error {
 	set := f.opts.Settings.For(repo.String())
 	if set.Mode == policy.ModeOff {
+		noteOutcome(ctx, outcome{result: ResultOff})
 		return nil
 	}
 	p := parseManifest(m.Body)
@@ -34,8 +35,14 @@ func (f *Firewall) Manifest(
 	v, err := f.st.Result(ctx, repo.String(), m.Digest)
 	if errors.Is(err, store.ErrNotFound) {
 		v, err = f.judge(ctx, repo, ref, m, set)
-		if errors.Is(err, errUnjudged) {
+		switch {
+		case errors.Is(err, errUnjudged):
+			noteOutcome(ctx, outcome{result: ResultNotInspected})
 			return nil
+		case errors.Is(err, errInspecting):
+			noteOutcome(ctx, outcome{result: ResultInspecting})
+		case err != nil:
+			noteOutcome(ctx, outcome{result: ResultNotInspected})
 		}
 	}
 	if err != nil {
@@ -51,6 +58,7 @@ func (f *Firewall) admit(ctx context.Context, v store.Verdict, set policy.Settin
 	if err != nil {
 		return err
 	}
+	noteOutcome(ctx, outcome{result: v.Result, waived: ok && blocks(policy.Result(v.Result), set)})
 	if !ok {
 		return f.blocked(ctx, v, set)
 	}

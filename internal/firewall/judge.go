@@ -81,7 +81,7 @@ func (f *Firewall) flight(
 	ref oci.Reference,
 	m *cache.Manifest,
 ) <-chan singleflight.Result {
-	who := requester(ctx)
+	who, _ := RequesterOf(ctx)
 	return f.flights.DoChan(repo.String()+"@"+m.Digest.String(), func() (any, error) {
 		if !f.started() {
 			return store.Verdict{}, errClosed
@@ -139,7 +139,7 @@ func (f *Firewall) decide(
 	repo cache.Repo,
 	ref oci.Reference,
 	m *cache.Manifest,
-	who string,
+	who Requester,
 ) (store.Verdict, error) {
 	// A flight that ended just before this one began, or another process,
 	// may have judged it.
@@ -184,6 +184,7 @@ func (f *Firewall) decide(
 	if v.Evidence, err = json.Marshal(ev); err != nil {
 		return v, fmt.Errorf("encode evidence: %w", err)
 	}
+	v.Vulns = ev.vulns()
 	var id string
 	if policy.Result(v.Result).Blocks() {
 		if id, err = f.quarantine(ctx, repo, ref, v, ev, who); err != nil {
@@ -210,7 +211,7 @@ func (f *Firewall) evaluate(
 	input := policy.Input{
 		Digest:     d,
 		Repository: repo,
-		Policies:   f.opts.Policies,
+		Policies:   f.Policies(),
 		Created:    in.Created,
 		Now:        f.opts.Now(),
 	}
@@ -256,23 +257,27 @@ func (f *Firewall) quarantine(
 	ref oci.Reference,
 	v store.Verdict,
 	ev Evidence,
-	who string,
+	who Requester,
 ) (string, error) {
 	tag := ref.Tag
 	if tag == "" {
 		tag = f.tagOf(ctx, v.Repo, v.Digest)
 	}
+	severity, score := ev.highest()
 	return f.st.PutQuarantine(ctx, store.Quarantine{
-		ID:          newID(),
-		Upstream:    repo.Upstream,
-		Repo:        v.Repo,
-		Tag:         tag,
-		Digest:      v.Digest,
-		Platform:    ev.Platform,
-		RequestedAt: f.opts.Now(),
-		RequestedBy: who,
-		Policies:    failed(ev.Verdict),
-		Evidence:    v.Evidence,
+		ID:            newID(),
+		Upstream:      repo.Upstream,
+		Repo:          v.Repo,
+		Tag:           tag,
+		Digest:        v.Digest,
+		Platform:      ev.Platform,
+		RequestedAt:   f.opts.Now(),
+		RequestedBy:   who.Name(),
+		RequestedFrom: who.Address,
+		Policies:      failed(ev.Verdict),
+		Severity:      severity,
+		MaxScore:      score,
+		Evidence:      v.Evidence,
 	})
 }
 

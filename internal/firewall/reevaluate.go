@@ -37,6 +37,8 @@ func (f *Firewall) Reevaluate(ctx context.Context) (int, error) {
 	if err := f.Ready(ctx); err != nil {
 		return 0, fmt.Errorf("reevaluate: %w", err)
 	}
+	f.reevaluating.Lock()
+	defer f.reevaluating.Unlock()
 	// An image that cannot be judged now (its upstream is down) must not
 	// keep the others from being judged: its error joins the result.
 	changed := 0
@@ -97,10 +99,11 @@ func (f *Firewall) reevaluate(ctx context.Context, v store.Verdict) (int, error)
 	if v.Evidence, err = json.Marshal(ev); err != nil {
 		return 0, fmt.Errorf("encode evidence: %w", err)
 	}
+	v.Vulns = ev.vulns()
 	nowBlocked := policy.Result(v.Result).Blocks()
 	var id string
 	if !wasBlocked && nowBlocked {
-		if id, err = f.quarantine(ctx, splitRepo(v.Repo), oci.Reference{}, v, ev, ""); err != nil {
+		if id, err = f.quarantine(ctx, splitRepo(v.Repo), oci.Reference{}, v, ev, Requester{}); err != nil {
 			return 0, err
 		}
 	}

@@ -34,9 +34,11 @@ func (h *Handler) manifest(w http.ResponseWriter, r *http.Request, req *request)
 	}
 	if g := h.opts.Gate; g != nil {
 		if err := g.Manifest(r.Context(), req.repo, ref, m); err != nil {
+			h.pulled(r, req.repo, ref, m, err)
 			return gateError(w, err)
 		}
 	}
+	defer h.pulled(r, req.repo, ref, m, nil)
 
 	if notModified(r, m.Digest) {
 		return writeNotModified(w, m.Digest)
@@ -45,6 +47,13 @@ func (h *Handler) manifest(w http.ResponseWriter, r *http.Request, req *request)
 	hd.Set("Docker-Content-Digest", m.Digest.String())
 	hd.Set("ETag", etag(m.Digest))
 	return writeBody(w, r, m.MediaType, m.Body)
+}
+
+// pulled tells Options.Pulls of an answered manifest GET.
+func (h *Handler) pulled(r *http.Request, repo cache.Repo, ref oci.Reference, m *cache.Manifest, err error) {
+	if h.opts.Pulls != nil && r.Method == http.MethodGet {
+		h.opts.Pulls.Pulled(r.Context(), repo, ref, m, err)
+	}
 }
 
 // negotiate picks what to answer a client whose Accept header may not

@@ -66,6 +66,17 @@ type Options struct {
 	// Gate, when set, decides whether each manifest and blob may be served
 	// (the firewall); nil serves everything the backend has.
 	Gate Gate
+	// Pulls, when set, is told of every manifest GET answered with a
+	// manifest or withheld by the Gate (the pull log).
+	Pulls PullRecorder
+}
+
+// PullRecorder hears of manifest GETs (never HEADs) once they are
+// answered: m is the manifest served or withheld (for an index answered
+// with its linux/amd64 entry, that entry), err the Gate's refusal or nil.
+// It must not block: it runs on the request's goroutine.
+type PullRecorder interface {
+	Pulled(ctx context.Context, repo cache.Repo, ref oci.Reference, m *cache.Manifest, err error)
 }
 
 // Gate decides whether content may be served. An error it returns is

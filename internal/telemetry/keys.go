@@ -85,3 +85,8 @@ const (
 	KeyFile      = "file"     // a file written or read, such as the first admin's password file
 	KeySessions  = "sessions" // how many login sessions an operation ended
 )
+
+// Keys added by the firewall's pull log.
+const (
+	KeyDropped = "dropped" // how many pull log entries were lost
+)

@@ -69,6 +69,9 @@ type Options struct {
 	// Pulls, when set, is told of every manifest GET answered with a
 	// manifest or withheld by the Gate (the pull log).
 	Pulls PullRecorder
+	// Metrics counts how the cache answered manifests and blobs, the
+	// bytes served and the pulls; nil counts nothing.
+	Metrics *telemetry.Metrics
 }
 
 // PullRecorder hears of manifest GETs (never HEADs) once they are
@@ -161,6 +164,7 @@ func (h *Handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		}
 	}
 	logRequest(h.log, level, r, &req, w, err, time.Since(start))
+	countRequest(h.opts.Metrics, r, &req, w)
 	if aborted {
 		panic(http.ErrAbortHandler)
 	}

@@ -36,6 +36,12 @@ func TestFirewall(t *testing.T, backend FirewallBackend) {
 		{"Quarantine", testFirewallQuarantine},
 		{"Waivers", testFirewallWaivers},
 		{"Audit", testFirewallAudit},
+		{"AuditQueries", testFirewallAuditQueries},
+		{"Pullers", testFirewallPullers},
+		{"VerdictsWithVuln", testFirewallVerdictsWithVuln},
+		{"Violations", testFirewallViolations},
+		{"QuarantineFilters", testFirewallQuarantineFilters},
+		{"Policies", testFirewallPolicies},
 		{"Forget", testFirewallForget},
 		{"Concurrent", testFirewallConcurrent},
 	}
@@ -494,5 +500,257 @@ func testFirewallConcurrent(t *testing.T, m FirewallMeta) {
 	recs, err := m.Quarantines(ctx, store.QuarantineFilter{}, 0, 0)
 	if err != nil || len(recs) != 1 {
 		t.Errorf("Quarantines = %d, %v; want 1 record for the one image", len(recs), err)
+	}
+}
+
+func testFirewallAuditQueries(t *testing.T, m FirewallMeta) {
+	ctx := t.Context()
+	entries := []store.AuditEntry{
+		{At: at(1), Actor: "alice", Action: "pull", Repo: "hub/lib", Digest: dg("a"), Client: "10.0.0.1", Result: "allow", Details: "tag=1"},
+		{At: at(2), Actor: "bob", Action: "pull-denied", Repo: "hub/lib", Digest: dg("b"), Client: "10.0.0.2", Result: "quarantine"},
+		{At: at(3), Actor: "firewall", Action: "judged", Repo: "hub/other", Digest: dg("b")},
+		{At: at(4), Actor: "alice", Action: "pull", Repo: "hub/other", Digest: dg("b"), Client: "10.0.0.1", Result: "audit"},
+	}
+	must(t, m.AppendAudits(ctx, entries[:2]), "append a batch")
+	must(t, m.AppendAudits(ctx, nil), "append an empty batch")
+	must(t, m.AppendAudit(ctx, entries[2]), "append one")
+	must(t, m.AppendAudits(ctx, entries[3:]), "append a batch of one")
+	all, err := m.Audit(ctx, store.AuditFilter{}, 0, 0)
+	if err != nil || len(all) != len(entries) {
+		t.Fatalf("Audit = %d entries, %v; want %d", len(all), err, len(entries))
+	}
+	for i := range all {
+		entries[i].ID = all[i].ID
+	}
+	if diff := cmp.Diff(all, entries); diff != "" {
+		t.Errorf("Audit after batches, in order (-got +want):\n%s", diff)
+	}
+	e := entries
+	tests := []struct {
+		name   string
+		filter store.AuditFilter
+		after  int64
+		n      int
+		want   []store.AuditEntry
+	}{
+		{"by actor", store.AuditFilter{Actor: "alice"}, 0, 0, []store.AuditEntry{e[0], e[3]}},
+		{"by client", store.AuditFilter{Client: "10.0.0.2"}, 0, 0, e[1:2]},
+		{"since", store.AuditFilter{Since: at(3)}, 0, 0, e[2:]},
+		{"until is exclusive", store.AuditFilter{Until: at(2)}, 0, 0, e[:1]},
+		{"since and until", store.AuditFilter{Since: at(2), Until: at(4)}, 0, 0, e[1:3]},
+		{"actor and action", store.AuditFilter{Actor: "alice", Action: "pull", Repo: "hub/other"}, 0, 0, e[3:]},
+		{"newest first", store.AuditFilter{Newest: true}, 0, 2, []store.AuditEntry{e[3], e[2]}},
+		{"newest first before", store.AuditFilter{Newest: true, Before: e[2].ID}, 0, 0, []store.AuditEntry{e[1], e[0]}},
+		{"before oldest first", store.AuditFilter{Before: e[2].ID}, 0, 0, e[:2]},
+		{"none", store.AuditFilter{Actor: "carol"}, 0, 0, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := m.Audit(ctx, tt.filter, tt.after, tt.n)
+			if diff := cmp.Diff(got, tt.want, equateEmpty); err != nil || diff != "" {
+				t.Errorf("Audit: %v (-got +want):\n%s", err, diff)
+			}
+		})
+	}
+}
+
+func testFirewallPullers(t *testing.T, m FirewallMeta) {
+	ctx := t.Context()
+	img := dg("img")
+	pull := func(i int, actor, client, action string, repo string, d digest.Digest) store.AuditEntry {
+		return store.AuditEntry{At: at(i), Actor: actor, Action: action, Repo: repo, Digest: d, Client: client}
+	}
+	must(t, m.AppendAudits(ctx, []store.AuditEntry{
+		pull(1, "alice", "10.0.0.1", "pull", "hub/lib", img),
+		pull(2, "alice", "10.0.0.1", "pull", "hub/lib", img),
+		pull(3, "alice", "10.0.0.9", "pull-denied", "hub/lib", img),
+		pull(4, "anonymous", "10.0.0.2", "pull", "hub/lib", img),
+		pull(5, "bob", "10.0.0.3", "pull", "hub/other", img),   // another repository
+		pull(6, "bob", "10.0.0.3", "pull", "hub/lib", dg("x")), // another image
+		pull(7, "carol", "10.0.0.4", "judged", "hub/lib", img), // not a pull
+		pull(8, "alice", "10.0.0.1", "pull-denied", "hub/lib", img),
+	}), "append pulls")
+	got, err := m.Pullers(ctx, "hub/lib", img)
+	want := []store.PullSummary{
+		{User: "alice", Client: "10.0.0.1", Count: 2, Denied: 1, Last: at(8)},
+		{User: "anonymous", Client: "10.0.0.2", Count: 1, Last: at(4)},
+		{User: "alice", Client: "10.0.0.9", Denied: 1, Last: at(3)},
+	}
+	if diff := cmp.Diff(got, want); err != nil || diff != "" {
+		t.Errorf("Pullers: %v (-got +want):\n%s", err, diff)
+	}
+	if got, err := m.Pullers(ctx, "hub/lib", dg("never")); err != nil || len(got) != 0 {
+		t.Errorf("Pullers of an image never pulled = %v, %v; want none", got, err)
+	}
+}
+
+func testFirewallVerdictsWithVuln(t *testing.T, m FirewallMeta) {
+	ctx := t.Context()
+	a := store.Verdict{Repo: "hub/lib", Digest: dg("a"), Result: "quarantine", Evidence: []byte("{}"), JudgedAt: at(1),
+		Vulns: []string{"CVE-2024-0001", "GHSA-aaaa-bbbb-cccc"}}
+	b := store.Verdict{Repo: "hub/other", Digest: dg("b"), Result: "audit", JudgedAt: at(1), Vulns: []string{"CVE-2024-0001"}}
+	c := store.Verdict{Repo: "hub/lib", Digest: dg("c"), Result: "allow", JudgedAt: at(1)}
+	for _, v := range []store.Verdict{a, b, c} {
+		must(t, m.PutVerdict(ctx, v, nil), "put verdict")
+	}
+	got, err := m.Verdict(ctx, a.Repo, a.Digest)
+	if diff := cmp.Diff(got.Vulns, a.Vulns); err != nil || diff != "" {
+		t.Errorf("Verdict's Vulns: %v (-got +want):\n%s", err, diff)
+	}
+	keys := func(vs []store.Verdict) []string {
+		var out []string
+		for _, v := range vs {
+			out = append(out, v.Repo+"@"+string(v.Digest))
+		}
+		return out
+	}
+	tests := []struct {
+		id   string
+		want []store.Verdict
+	}{
+		{"CVE-2024-0001", []store.Verdict{a, b}},
+		{"cve-2024-0001", []store.Verdict{a, b}},
+		{"ghsa-AAAA-bbbb-cccc", []store.Verdict{a}},
+		{"CVE-2024-9999", nil},
+	}
+	for _, tt := range tests {
+		vs, err := m.VerdictsWithVuln(ctx, tt.id)
+		for _, v := range vs {
+			if v.Evidence != nil {
+				t.Errorf("VerdictsWithVuln(%s): %s has evidence; want none", tt.id, v.Repo)
+			}
+		}
+		if diff := cmp.Diff(keys(vs), keys(tt.want), equateEmpty); err != nil || diff != "" {
+			t.Errorf("VerdictsWithVuln(%s): %v (-got +want):\n%s", tt.id, err, diff)
+		}
+	}
+
+	// UpdateVerdict replaces the ids, and DeleteVerdict drops them.
+	a.Vulns = []string{"CVE-2024-0002"}
+	must(t, m.UpdateVerdict(ctx, a), "update verdict")
+	if vs, err := m.VerdictsWithVuln(ctx, "CVE-2024-0001"); err != nil || len(vs) != 1 || vs[0].Repo != b.Repo {
+		t.Errorf("VerdictsWithVuln after update = %v, %v; want only %s", keys(vs), err, b.Repo)
+	}
+	must(t, m.DeleteVerdict(ctx, a.Repo, a.Digest), "delete verdict")
+	must(t, m.PutVerdict(ctx, store.Verdict{Repo: a.Repo, Digest: a.Digest, Result: "allow", JudgedAt: at(2)}, nil), "put again")
+	if vs, err := m.VerdictsWithVuln(ctx, "CVE-2024-0002"); err != nil || len(vs) != 0 {
+		t.Errorf("VerdictsWithVuln after delete = %v, %v; want none", keys(vs), err)
+	}
+}
+
+func testFirewallViolations(t *testing.T, m FirewallMeta) {
+	ctx := t.Context()
+	for i, v := range []store.Verdict{
+		{Repo: "hub/a", Digest: dg("1"), Result: "allow"},
+		{Repo: "hub/a", Digest: dg("2"), Result: "audit"},
+		{Repo: "hub/a", Digest: dg("3"), Result: "audit"},
+		{Repo: "hub/a", Digest: dg("4"), Result: "allow", Artifact: true},
+		{Repo: "hub/b", Digest: dg("5"), Result: "quarantine"},
+		{Repo: "hub/b", Digest: dg("6"), Result: "inspection-failed"},
+	} {
+		v.JudgedAt = at(i)
+		must(t, m.PutVerdict(ctx, v, nil), "put verdict")
+	}
+	must(t, m.AppendAudits(ctx, []store.AuditEntry{
+		{At: at(10), Actor: "firewall", Action: "violation", Repo: "hub/a"},
+		{At: at(12), Actor: "firewall", Action: "violation", Repo: "hub/a"},
+		{At: at(20), Actor: "firewall", Action: "judged", Repo: "hub/a"},
+		{At: at(11), Actor: "firewall", Action: "quarantined", Repo: "hub/b"},
+	}), "append audit")
+	got, err := m.Violations(ctx)
+	want := []store.RepoViolations{
+		{Repo: "hub/a", Allow: 1, Audit: 2, LastViolation: at(12)},
+		{Repo: "hub/b", Quarantine: 1, InspectionFailed: 1, LastViolation: at(11)},
+	}
+	if diff := cmp.Diff(got, want); err != nil || diff != "" {
+		t.Errorf("Violations: %v (-got +want):\n%s", err, diff)
+	}
+}
+
+func testFirewallQuarantineFilters(t *testing.T, m FirewallMeta) {
+	ctx := t.Context()
+	recs := []store.Quarantine{
+		{ID: "000000000001", Repo: "hub/a", Digest: dg("1"), RequestedAt: at(1), RequestedBy: "alice", RequestedFrom: "10.0.0.1",
+			Policies: []string{"malware"}, Severity: "critical", MaxScore: 0},
+		{ID: "000000000002", Repo: "hub/b", Digest: dg("2"), RequestedAt: at(2), Policies: []string{"critical-fixable", "old"},
+			Severity: "high", MaxScore: 8.1},
+		{ID: "000000000003", Repo: "hub/a", Digest: dg("3"), RequestedAt: at(3), Policies: []string{"old"}, Severity: "medium", MaxScore: 5},
+		{ID: "000000000004", Repo: "hub/c", Digest: dg("4"), RequestedAt: at(4), Policies: []string{"inspection-failed"}},
+	}
+	for _, q := range recs {
+		must2(t, m, q)
+	}
+	got, err := m.Quarantine(ctx, recs[0].ID)
+	if diff := cmp.Diff(got, recs[0]); err != nil || diff != "" {
+		t.Errorf("Quarantine keeps requester and severity: %v (-got +want):\n%s", err, diff)
+	}
+	if _, err := m.PutQuarantine(ctx, store.Quarantine{ID: "000000000009", Repo: "hub/z", Digest: dg("9"), Severity: "dreadful"}); err == nil {
+		t.Errorf("PutQuarantine with an unknown severity = nil; want an error")
+	}
+
+	tests := []struct {
+		name   string
+		filter store.QuarantineFilter
+		offset int
+		n      int
+		want   []string
+	}{
+		{"policy", store.QuarantineFilter{Policy: "old"}, 0, 0, []string{"000000000003", "000000000002"}},
+		{"policy is a whole name", store.QuarantineFilter{Policy: "ol"}, 0, 0, nil},
+		{"min severity high", store.QuarantineFilter{MinSeverity: "high"}, 0, 0, []string{"000000000002", "000000000001"}},
+		{"min severity low", store.QuarantineFilter{MinSeverity: "LOW"}, 0, 0, []string{"000000000003", "000000000002", "000000000001"}},
+		{"min severity none", store.QuarantineFilter{MinSeverity: "none"}, 0, 0, []string{"000000000004", "000000000003", "000000000002", "000000000001"}},
+		{"since until", store.QuarantineFilter{Since: at(2), Until: at(4)}, 0, 0, []string{"000000000003", "000000000002"}},
+		{"oldest", store.QuarantineFilter{Sort: store.SortOldest}, 0, 2, []string{"000000000001", "000000000002"}},
+		{"score", store.QuarantineFilter{Sort: store.SortScore}, 0, 0, []string{"000000000002", "000000000003", "000000000004", "000000000001"}},
+		{"repo", store.QuarantineFilter{Sort: store.SortRepo}, 0, 0, []string{"000000000003", "000000000001", "000000000002", "000000000004"}},
+		{"repo and policy page", store.QuarantineFilter{Repo: "hub/a", Policy: "old", Sort: store.SortNewest}, 0, 1, []string{"000000000003"}},
+		{"offset", store.QuarantineFilter{Sort: store.SortScore}, 1, 2, []string{"000000000003", "000000000004"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := m.Quarantines(ctx, tt.filter, tt.offset, tt.n)
+			var ids []string
+			for _, r := range got {
+				ids = append(ids, r.ID)
+			}
+			if diff := cmp.Diff(ids, tt.want, equateEmpty); err != nil || diff != "" {
+				t.Errorf("Quarantines: %v (-got +want):\n%s", err, diff)
+			}
+			if tt.offset == 0 && tt.n == 0 {
+				if n, err := m.CountQuarantines(ctx, tt.filter); err != nil || n != len(tt.want) {
+					t.Errorf("CountQuarantines = %d, %v; want %d", n, err, len(tt.want))
+				}
+			}
+		})
+	}
+	for _, bad := range []store.QuarantineFilter{
+		{MinSeverity: "dreadful"},
+		{Sort: "size"},
+		{Since: at(5), Until: at(1)},
+	} {
+		if _, err := m.Quarantines(ctx, bad, 0, 0); !errors.Is(err, store.ErrInvalidFilter) {
+			t.Errorf("Quarantines(%+v) = %v; want ErrInvalidFilter", bad, err)
+		}
+		if _, err := m.CountQuarantines(ctx, bad); !errors.Is(err, store.ErrInvalidFilter) {
+			t.Errorf("CountQuarantines(%+v) = %v; want ErrInvalidFilter", bad, err)
+		}
+	}
+}
+
+func testFirewallPolicies(t *testing.T, m FirewallMeta) {
+	ctx := t.Context()
+	if _, err := m.Policies(ctx); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Policies before any = %v; want ErrNotFound", err)
+	}
+	must(t, m.DeletePolicies(ctx), "delete missing policies")
+	must(t, m.PutPolicies(ctx, []byte(`[{"name":"one"}]`)), "put policies")
+	must(t, m.PutPolicies(ctx, []byte(`[{"name":"two"}]`)), "replace policies")
+	if got, err := m.Policies(ctx); err != nil || string(got) != `[{"name":"two"}]` {
+		t.Errorf("Policies = %s, %v; want the second", got, err)
+	}
+	must(t, m.DeletePolicies(ctx), "delete policies")
+	if _, err := m.Policies(ctx); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Policies after delete = %v; want ErrNotFound", err)
 	}
 }

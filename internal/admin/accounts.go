@@ -1,0 +1,100 @@
+package admin
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"breakwater/internal/auth"
+)
+
+// Users lists every user, without password hashes. Callers let only
+// admins see it.
+func (s *Service) Users(ctx context.Context) ([]auth.User, error) {
+	return s.opts.Auth.Users(ctx)
+}
+
+// AddUser creates a user; admins only.
+func (s *Service) AddUser(ctx context.Context, p auth.Principal, name string, role auth.Role, password string) error {
+	if err := admin(p); err != nil {
+		return err
+	}
+	ctx = auth.WithPrincipal(ctx, p)
+	if role != auth.RoleReader && role != auth.RoleAdmin {
+		return fmt.Errorf("role %q is not reader or admin: %w", role, ErrInvalid)
+	}
+	if err := s.opts.Auth.AddUser(ctx, name, role, password); err != nil {
+		return err
+	}
+	return s.record(ctx, p, ActionUserAdded, "user="+name+" role="+string(role))
+}
+
+// DeleteUser removes a user with its tokens and sessions; admins only.
+// Auth refuses to remove the last admin.
+func (s *Service) DeleteUser(ctx context.Context, p auth.Principal, name string) error {
+	if err := admin(p); err != nil {
+		return err
+	}
+	ctx = auth.WithPrincipal(ctx, p)
+	if err := s.opts.Auth.DeleteUser(ctx, name); err != nil {
+		return err
+	}
+	return s.record(ctx, p, ActionUserDeleted, "user="+name)
+}
+
+// SetPassword changes a user's password: admins for anyone, every user
+// for themself.
+func (s *Service) SetPassword(ctx context.Context, p auth.Principal, name, password string) error {
+	if err := selfOrAdmin(p, name); err != nil {
+		return err
+	}
+	ctx = auth.WithPrincipal(ctx, p)
+	if err := s.opts.Auth.SetPassword(ctx, name, password); err != nil {
+		return err
+	}
+	return s.record(ctx, p, ActionPasswordChanged, "user="+name)
+}
+
+// Tokens lists a user's API tokens (never their secrets): admins see
+// anyone's, others their own.
+func (s *Service) Tokens(ctx context.Context, p auth.Principal, user string) ([]auth.TokenInfo, error) {
+	if err := selfOrAdmin(p, user); err != nil {
+		return nil, err
+	}
+	if _, err := s.opts.Auth.UserPrincipal(ctx, user); err != nil {
+		return nil, err // an unknown user is not found, not an empty list
+	}
+	return s.opts.Auth.Tokens(ctx, user)
+}
+
+// CreateToken makes an API token for user valid for ttl (0: no expiry)
+// and returns its secret, which is shown this once.
+func (s *Service) CreateToken(ctx context.Context, p auth.Principal, user, name string, ttl time.Duration) (string, auth.TokenInfo, error) {
+	if err := selfOrAdmin(p, user); err != nil {
+		return "", auth.TokenInfo{}, err
+	}
+	ctx = auth.WithPrincipal(ctx, p)
+	if ttl < 0 {
+		return "", auth.TokenInfo{}, fmt.Errorf("token lifetime %v is negative: %w", ttl, ErrInvalid)
+	}
+	secret, info, err := s.opts.Auth.CreateToken(ctx, user, name, ttl)
+	if err != nil {
+		return "", auth.TokenInfo{}, err
+	}
+	if err := s.record(ctx, p, ActionTokenCreated, "user="+user+" token="+name); err != nil {
+		return "", auth.TokenInfo{}, err
+	}
+	return secret, info, nil
+}
+
+// RevokeToken ends a user's API token: admins anyone's, others their own.
+func (s *Service) RevokeToken(ctx context.Context, p auth.Principal, user, name string) error {
+	if err := selfOrAdmin(p, user); err != nil {
+		return err
+	}
+	ctx = auth.WithPrincipal(ctx, p)
+	if err := s.opts.Auth.RevokeToken(ctx, user, name); err != nil {
+		return err
+	}
+	return s.record(ctx, p, ActionTokenRevoked, "user="+user+" token="+name)
+}

@@ -1,0 +1,134 @@
+package admin
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"breakwater/internal/store"
+)
+
+// AuditQuery selects audit entries, newest first; zero fields select all.
+type AuditQuery struct {
+	Since, Until time.Time
+	// User is the actor: who pulled, released or changed something.
+	User   string
+	Repo   string
+	Digest digest.Digest
+	Action string
+	// Before pages: only entries with a smaller id (0: from the newest).
+	Before int64
+	// Limit is the page size: 0 means DefaultLimit, at most MaxLimit.
+	Limit int
+}
+
+// AuditPage is one page of entries, newest first. Next is the Before of
+// the next page, 0 when this is the last.
+type AuditPage struct {
+	Items []store.AuditEntry `json:"items"`
+	Next  int64              `json:"next,omitempty"`
+}
+
+func (q *AuditQuery) check() error {
+	switch {
+	case q.Before < 0:
+		return fmt.Errorf("before %d is negative: %w", q.Before, ErrInvalid)
+	case q.Limit < 0 || q.Limit > MaxLimit:
+		return fmt.Errorf("limit %d is not between 0 and %d: %w", q.Limit, MaxLimit, ErrInvalid)
+	case !q.Since.IsZero() && !q.Until.IsZero() && q.Until.Before(q.Since):
+		return fmt.Errorf("until is before since: %w", ErrInvalid)
+	case q.Digest != "" && q.Digest.Validate() != nil:
+		return fmt.Errorf("digest %q is malformed: %w", q.Digest, ErrInvalid)
+	}
+	if q.Limit == 0 {
+		q.Limit = DefaultLimit
+	}
+	return nil
+}
+
+// Audit returns one page of the audit log, newest first.
+func (s *Service) Audit(ctx context.Context, q AuditQuery) (AuditPage, error) {
+	if err := q.check(); err != nil {
+		return AuditPage{}, err
+	}
+	page := AuditPage{Items: []store.AuditEntry{}}
+	if s.opts.Records == nil {
+		return page, nil
+	}
+	f := store.AuditFilter{
+		Repo: q.Repo, Digest: q.Digest, Action: q.Action, Actor: q.User,
+		Since: q.Since, Until: q.Until, Before: q.Before, Newest: true,
+	}
+	// One more than the page tells whether there is a next page.
+	es, err := s.opts.Records.Audit(ctx, f, 0, q.Limit+1)
+	if err != nil {
+		return AuditPage{}, fmt.Errorf("read the audit log: %w", err)
+	}
+	if len(es) > q.Limit {
+		es = es[:q.Limit]
+		page.Next = es[len(es)-1].ID
+	}
+	if es != nil {
+		page.Items = es
+	}
+	return page, nil
+}
+
+// Violations counts every repository's verdicts by result, with the time
+// of its latest violation; none without a firewall store.
+func (s *Service) Violations(ctx context.Context) ([]store.RepoViolations, error) {
+	if s.opts.Records == nil {
+		return []store.RepoViolations{}, nil
+	}
+	vs, err := s.opts.Records.Violations(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("count violations: %w", err)
+	}
+	if vs == nil {
+		vs = []store.RepoViolations{}
+	}
+	return vs, nil
+}
+
+// Exposure is one image carrying a vulnerability, and who pulled it.
+type Exposure struct {
+	Repo   string        `json:"repository"`
+	Digest digest.Digest `json:"digest"`
+	// Result is the image's verdict: allow, audit, quarantine, ...
+	Result  string              `json:"result"`
+	Pullers []store.PullSummary `json:"pullers"`
+}
+
+// vulnIDRE is what a vulnerability id or alias looks like: CVE-2024-3094,
+// GHSA-xxxx-xxxx-xxxx, MAL-2024-1, DSA-5678-1, debian:12/CVE-...
+var vulnIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$`)
+
+// Exposure lists the judged images whose findings include vulnID (an id
+// or alias), by repository and digest, with who pulled each.
+func (s *Service) Exposure(ctx context.Context, vulnID string) ([]Exposure, error) {
+	if !vulnIDRE.MatchString(vulnID) {
+		return nil, fmt.Errorf("vulnerability id %q is malformed: %w", vulnID, ErrInvalid)
+	}
+	out := []Exposure{}
+	if s.opts.Records == nil {
+		return out, nil
+	}
+	vs, err := s.opts.Records.VerdictsWithVuln(ctx, vulnID)
+	if err != nil {
+		return nil, fmt.Errorf("images with %s: %w", vulnID, err)
+	}
+	for _, v := range vs {
+		ps, err := s.opts.Records.Pullers(ctx, v.Repo, v.Digest)
+		if err != nil {
+			return nil, fmt.Errorf("pulls of %s in %s: %w", v.Digest, v.Repo, err)
+		}
+		if ps == nil {
+			ps = []store.PullSummary{}
+		}
+		out = append(out, Exposure{Repo: v.Repo, Digest: v.Digest, Result: v.Result, Pullers: ps})
+	}
+	return out, nil
+}

@@ -40,6 +40,8 @@ type Server struct {
 	vulndb  *vulndb.DB
 	// firewall is nil when every repository's mode is off.
 	firewall *firewall.Firewall
+	// pulls writes the pull log; nil until Build made it.
+	pulls *firewall.PullLog
 
 	// stop ends the background work Start began; done is closed when it
 	// has. Both are nil until Start.
@@ -115,10 +117,14 @@ func Build(c config.Config, log *slog.Logger) (_ *Server, err error) {
 		}
 		opts.Gate = s.firewall
 	}
-	var h http.Handler = registry.New(s.cache, router, opts)
-	if s.firewall != nil {
-		h = firewall.Requesters(h)
+	// Every pull is logged, with the firewall on or off.
+	if s.pulls, err = firewall.NewPullLog(firewall.PullLogOptions{Store: s.meta, Logger: log}); err != nil {
+		s.closeFirewall()
+		s.cache.Close()
+		return nil, err
 	}
+	opts.Pulls = s.pulls
+	var h http.Handler = firewall.Requesters(registry.New(s.cache, router, opts))
 	s.handler = s.mount(h)
 	return s, nil
 }
@@ -229,9 +235,18 @@ func (a *Server) Close() error {
 		<-a.done
 	}
 	var errs []error
-	if a.firewall != nil {
-		errs = append(errs, a.firewall.Close())
+	if a.pulls != nil {
+		errs = append(errs, a.pulls.Close())
 	}
+	errs = append(errs, a.closeFirewall())
 	errs = append(errs, a.cache.Close(), a.closeStores())
 	return errors.Join(errs...)
+}
+
+// closeFirewall closes the firewall, if there is one.
+func (a *Server) closeFirewall() error {
+	if a.firewall == nil {
+		return nil
+	}
+	return a.firewall.Close()
 }

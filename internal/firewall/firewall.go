@@ -127,6 +127,8 @@ type Options struct {
 	// except that files are spooled under Blobs.TempDir().
 	Scan   scan.Options
 	Logger *slog.Logger
+	// Metrics counts inspections and verdicts; nil counts nothing.
+	Metrics *telemetry.Metrics
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }

@@ -14,6 +14,7 @@ import (
 	"breakwater/internal/oci"
 	"breakwater/internal/scan"
 	"breakwater/internal/store"
+	"breakwater/internal/telemetry"
 )
 
 // inspection returns what the image holds: stored from an earlier
@@ -31,7 +32,9 @@ func (f *Firewall) inspection(
 	}
 
 	r, err, _ := f.inspections.Do(d.String(), func() (any, error) {
+		start := time.Now()
 		in, err := f.inspect(ctx, repo, d, p)
+		f.opts.Metrics.Inspection(inspectionResult(in, err), time.Since(start))
 		if err != nil {
 			return in, err
 		}
@@ -139,4 +142,15 @@ func (f *Firewall) readConfig(ctx context.Context, repo cache.Repo, desc oci.Des
 	}
 	json.Unmarshal(body, &cfg)
 	return cfg, nil
+}
+
+// inspectionResult names how an inspection ended, for its metric.
+func inspectionResult(in inspection, err error) string {
+	switch {
+	case err != nil:
+		return telemetry.InspectionError
+	case in.Error != "":
+		return telemetry.InspectionFailed
+	}
+	return telemetry.InspectionOK
 }

@@ -330,6 +330,8 @@ func (f *Firewall) indexLists(ctx context.Context, idx, d digest.Digest) bool {
 // record writes the audit entries of a stored verdict; id names its
 // quarantine record, empty if it has none.
 func (f *Firewall) record(ctx context.Context, v store.Verdict, ev Evidence, id, actor string) error {
+	upstream, _, _ := strings.Cut(v.Repo, "/")
+	f.opts.Metrics.Verdict(upstream, v.Result, ev.Verdict.Reason, id != "")
 	if err := f.audit(ctx, actor, ActionJudged, v.Repo, v.Digest, summary(ev)); err != nil {
 		return err
 	}

@@ -42,6 +42,10 @@ type Server struct {
 	firewall *firewall.Firewall
 	// pulls writes the pull log; nil until Build made it.
 	pulls *firewall.PullLog
+	// metrics are served at /metrics; statsDone is closed when the
+	// statistics flusher Start began has ended.
+	metrics   *telemetry.Metrics
+	statsDone chan struct{}
 
 	// stop ends the background work Start began; done is closed when it
 	// has. Both are nil until Start.
@@ -67,7 +71,8 @@ func Build(c config.Config, log *slog.Logger) (_ *Server, err error) {
 	log = telemetry.OrDiscard(log)
 	// 1. Upstream clients and routing first: they only read the config
 	//    (and password files), so a mistake there opens no store.
-	clients, routes, err := buildUpstreams(c, log)
+	metrics := telemetry.NewMetrics()
+	clients, routes, err := buildUpstreams(c, log, metrics)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +83,7 @@ func Build(c config.Config, log *slog.Logger) (_ *Server, err error) {
 	}
 
 	// 2. The stores under the data directory.
-	s := &Server{config: c, log: log, router: router}
+	s := &Server{config: c, log: log, router: router, metrics: metrics}
 	defer func() {
 		if err != nil {
 			s.closeStores()
@@ -106,7 +111,7 @@ func Build(c config.Config, log *slog.Logger) (_ *Server, err error) {
 	})
 
 	// 4. The firewall as the registry's gate, and the handler.
-	opts := registry.Options{Logger: log}
+	opts := registry.Options{Logger: log, Metrics: s.metrics}
 	if def.SearchURL != "" {
 		opts.Search, opts.SearchURL = clients[def.Name], def.SearchURL
 	}
@@ -125,7 +130,8 @@ func Build(c config.Config, log *slog.Logger) (_ *Server, err error) {
 	}
 	opts.Pulls = s.pulls
 	var h http.Handler = firewall.Requesters(registry.New(s.cache, router, opts))
-	s.handler = s.mount(h)
+	s.watchMetrics(clients)
+	s.handler = s.metrics.Instrument(s.mount(h, s.metricsRoute()), routeName)
 	return s, nil
 }
 
@@ -159,6 +165,7 @@ func (a *Server) newFirewall() (*firewall.Firewall, error) {
 		Settings: a.config.Firewall.Firewall,
 		Wait:     a.config.Firewall.Wait,
 		Logger:   a.log,
+		Metrics:  a.metrics,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build firewall: %w", err)
@@ -183,7 +190,7 @@ func (a *Server) closeStores() error {
 
 // buildUpstreams makes one client per configured upstream and the routing
 // entry for each.
-func buildUpstreams(c config.Config, log *slog.Logger) (map[string]*upstream.Client, []registry.Upstream, error) {
+func buildUpstreams(c config.Config, log *slog.Logger, metrics *telemetry.Metrics) (map[string]*upstream.Client, []registry.Upstream, error) {
 	clients := make(map[string]*upstream.Client, len(c.Upstreams))
 	var routes []registry.Upstream
 	for _, u := range c.Upstreams {
@@ -204,6 +211,7 @@ func buildUpstreams(c config.Config, log *slog.Logger) (map[string]*upstream.Cli
 			Timeout:  u.Timeout,
 			Retries:  retries,
 			Logger:   log, // the client adds the upstream's name itself
+			Metrics:  metrics,
 		})
 		if err != nil {
 			return nil, nil, fmt.Errorf("upstream %s: %w", u.Name, err)
@@ -239,6 +247,7 @@ func (a *Server) Close() error {
 		errs = append(errs, a.pulls.Close())
 	}
 	errs = append(errs, a.closeFirewall())
+	errs = append(errs, a.flushStats())
 	errs = append(errs, a.cache.Close(), a.closeStores())
 	return errors.Join(errs...)
 }

@@ -17,6 +17,7 @@ import (
 func (a *Server) Start(ctx context.Context) {
 	ctx, a.stop = context.WithCancel(context.WithoutCancel(ctx))
 	a.done = make(chan struct{})
+	a.startStats(ctx)
 	if a.firewall == nil {
 		close(a.done)
 		return

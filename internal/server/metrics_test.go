@@ -231,4 +231,3 @@ func TestStatsSumAcrossReplicas(t *testing.T) {
 		t.Errorf("statistics for %d upstreams, want %d: %v", len(sums), len(want), sums)
 	}
 }
-

@@ -1,0 +1,352 @@
+package ui
+
+import (
+	"cmp"
+	"context"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"breakwater/internal/admin"
+	"breakwater/internal/auth"
+	"breakwater/internal/firewall"
+	"breakwater/internal/inventory"
+)
+
+// pageSize is how many quarantine records one page lists.
+const pageSize = 25
+
+type quarantineListData struct {
+	Repo, Policy, Severity, Since, Sort string
+	Items                               []quarantineRow
+	Total, From, To                     int
+	Prev, Next                          string
+	Sorts                               []option
+	Severities                          []option
+}
+
+type quarantineRow struct {
+	firewall.Record
+	TopScore float64
+	Scored   bool
+	Severity string
+}
+
+type option struct {
+	Value, Label string
+	Selected     bool
+}
+
+func options(current string, pairs ...string) []option {
+	var out []option
+	for i := 0; i+1 < len(pairs); i += 2 {
+		out = append(out, option{Value: pairs[i], Label: pairs[i+1], Selected: pairs[i] == current})
+	}
+	return out
+}
+
+// quarantineList lists records with filters, sorting and pages.
+func (u *UI) quarantineList(w http.ResponseWriter, r *http.Request, v visitor) {
+	q := r.URL.Query()
+	d := quarantineListData{
+		Repo: q.Get("repo"), Policy: q.Get("policy"), Severity: q.Get("severity"),
+		Since: q.Get("since"), Sort: q.Get("sort"),
+	}
+	d.Sorts = options(d.Sort, "", "newest first", admin.SortOldest, "oldest first", admin.SortScore, "highest score", admin.SortRepo, "repository")
+	d.Severities = options(d.Severity, "", "any", "low", "low or above", "medium", "medium or above", "high", "high or above", "critical", "critical")
+	offset, _ := strconv.Atoi(q.Get("offset"))
+	since, err := parseSince(d.Since, u.opts.Now())
+	if err != nil || offset < 0 {
+		u.render(w, r, http.StatusBadRequest, "quarantine", view{Title: "Quarantine", Nav: "quarantine", V: v, Data: d,
+			Error: "Since must be a date (2006-01-02), a time (RFC 3339) or a duration like 24h or 7d; offset must not be negative."})
+		return
+	}
+	query := admin.QuarantineQuery{Repo: d.Repo, Policy: d.Policy, Severity: d.Severity, Since: since,
+		Sort: d.Sort, Offset: offset, Limit: pageSize}
+	page, err := u.opts.Admin.Quarantines(r.Context(), query)
+	if err != nil {
+		if status, msg := errStatus(err); status == http.StatusBadRequest {
+			u.render(w, r, status, "quarantine", view{Title: "Quarantine", Nav: "quarantine", V: v, Data: d, Error: msg})
+			return
+		}
+		u.failErr(w, r, v, err)
+		return
+	}
+	for _, rec := range page.Items {
+		d.Items = append(d.Items, row(rec))
+	}
+	d.Total = page.Total
+	d.From, d.To = offset+1, offset+len(d.Items)
+	link := func(off int) string {
+		v := url.Values{}
+		for k, s := range map[string]string{"repo": d.Repo, "policy": d.Policy, "severity": d.Severity, "since": d.Since, "sort": d.Sort} {
+			if s != "" {
+				v.Set(k, s)
+			}
+		}
+		if off > 0 {
+			v.Set("offset", strconv.Itoa(off))
+		}
+		return Prefix + "/quarantine?" + v.Encode()
+	}
+	if offset > 0 {
+		d.Prev = link(max(0, offset-pageSize))
+	}
+	if offset+pageSize < d.Total {
+		d.Next = link(offset + pageSize)
+	}
+	u.render(w, r, http.StatusOK, "quarantine", view{Title: "Quarantine", Nav: "quarantine", V: v, Data: d})
+}
+
+// row adds the highest score of a record's findings.
+func row(rec firewall.Record) quarantineRow {
+	out := quarantineRow{Record: rec}
+	for _, f := range rec.Evidence.Findings {
+		if f.Scored && (!out.Scored || f.Score > out.TopScore) {
+			out.TopScore, out.Scored, out.Severity = f.Score, true, f.Severity
+		}
+		if f.Malware {
+			out.Severity = "malware"
+		}
+	}
+	return out
+}
+
+// parseSince reads a since filter: a date, an RFC 3339 time, or a
+// duration back from now ("24h", "7d").
+func parseSince(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse("2006-01-02", s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse("2006-01-02T15:04", s); err == nil { // a datetime-local input
+		return t, nil
+	}
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days < 0 {
+			return time.Time{}, strconv.ErrSyntax
+		}
+		return now.AddDate(0, 0, -days), nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return time.Time{}, strconv.ErrSyntax
+	}
+	return now.Add(-d), nil
+}
+
+type detailData struct {
+	Rec      firewall.Record
+	Findings []inventory.Finding
+	Malware  []inventory.Finding
+	Packages []packageRow
+	// Sort is the findings' order; SortLinks flip it.
+	Sort                        string
+	ScoreSort, IDSort, PkgSort  string
+	ScoreAria, IDAria, PkgAria  string
+	ScoreHref, IDHref, PkgHref  string
+	ReleaseReason, DeleteReason string
+	ReleaseError, DeleteError   string
+	NoteError, NoteText         string
+	Policies                    []string
+}
+
+// packageRow is one vulnerable package: installed and fixed versions.
+type packageRow struct {
+	Ecosystem, Name, Installed, Fixed string
+	Findings                          int
+}
+
+// quarantineDetail shows one record with its evidence and, for admins,
+// the note, release and delete forms.
+func (u *UI) quarantineDetail(w http.ResponseWriter, r *http.Request, v visitor) {
+	u.showDetail(w, r, v, http.StatusOK, detailData{})
+}
+
+func (u *UI) showDetail(w http.ResponseWriter, r *http.Request, v visitor, status int, d detailData) {
+	rec, err := u.opts.Admin.Quarantine(r.Context(), r.PathValue("id"))
+	if err != nil {
+		u.failErr(w, r, v, err)
+		return
+	}
+	d.Rec = rec
+	d.Sort = r.URL.Query().Get("sort")
+	fs := slices.Clone(rec.Evidence.Findings)
+	sortFindings(fs, d.Sort)
+	for _, f := range fs {
+		if f.Malware {
+			d.Malware = append(d.Malware, f)
+		}
+	}
+	d.Findings = fs
+	d.Packages = packages(rec.Evidence.Findings)
+	base := Prefix + "/quarantine/" + url.PathEscape(rec.ID) + "?sort="
+	d.ScoreHref, d.ScoreAria = base+flip(d.Sort, "score"), aria(d.Sort, "score")
+	d.IDHref, d.IDAria = base+flip(d.Sort, "id"), aria(d.Sort, "id")
+	d.PkgHref, d.PkgAria = base+flip(d.Sort, "package"), aria(d.Sort, "package")
+	u.render(w, r, status, "quarantine_detail", view{Title: "Quarantined image", Nav: "quarantine", V: v, Data: d})
+}
+
+// flip is the sort a column header links to: its key, or its reverse when
+// already sorted by it. Scores start highest first.
+func flip(current, key string) string {
+	if key == "score" {
+		if current == "-score" || current == "" {
+			return "score"
+		}
+		return "-score"
+	}
+	if current == key {
+		return "-" + key
+	}
+	return key
+}
+
+// aria is the aria-sort value of a column.
+func aria(current, key string) string {
+	switch current {
+	case key:
+		return "ascending"
+	case "-" + key:
+		return "descending"
+	case "":
+		if key == "score" {
+			return "descending"
+		}
+	}
+	return "none"
+}
+
+// sortFindings orders findings by key: "-score" (the default, highest
+// first), "score", "id", "package" and their "-" reverses.
+func sortFindings(fs []inventory.Finding, key string) {
+	desc := strings.HasPrefix(key, "-")
+	k := strings.TrimPrefix(key, "-")
+	if key == "" {
+		k, desc = "score", true
+	}
+	by := func(a, b inventory.Finding) int {
+		switch k {
+		case "id":
+			return cmp.Compare(a.ID, b.ID)
+		case "package":
+			return cmp.Or(cmp.Compare(a.Component.Name, b.Component.Name), cmp.Compare(a.ID, b.ID))
+		default:
+			// Malware first among equals, unscored below every score.
+			return cmp.Or(cmp.Compare(scoreKey(a), scoreKey(b)), cmp.Compare(b.ID, a.ID))
+		}
+	}
+	slices.SortStableFunc(fs, func(a, b inventory.Finding) int {
+		if desc {
+			return by(b, a)
+		}
+		return by(a, b)
+	})
+}
+
+func scoreKey(f inventory.Finding) float64 {
+	switch {
+	case f.Malware:
+		return 11
+	case !f.Scored:
+		return -1
+	}
+	return f.Score
+}
+
+// packages lists each vulnerable package once with the highest fixed
+// version any of its findings names.
+func packages(fs []inventory.Finding) []packageRow {
+	idx := map[string]int{}
+	var out []packageRow
+	for _, f := range fs {
+		c := f.Component
+		key := c.Ecosystem + "\x00" + c.Name + "\x00" + c.Version
+		i, ok := idx[key]
+		if !ok {
+			i = len(out)
+			idx[key] = i
+			out = append(out, packageRow{Ecosystem: c.Ecosystem, Name: c.Name, Installed: c.Version})
+		}
+		out[i].Findings++
+		if f.FixedVersion != "" && !strings.Contains(out[i].Fixed, f.FixedVersion) {
+			if out[i].Fixed != "" {
+				out[i].Fixed += ", "
+			}
+			out[i].Fixed += f.FixedVersion
+		}
+	}
+	slices.SortFunc(out, func(a, b packageRow) int {
+		return cmp.Or(cmp.Compare(a.Ecosystem, b.Ecosystem), cmp.Compare(a.Name, b.Name))
+	})
+	return out
+}
+
+// addNote adds an admin's note.
+func (u *UI) addNote(w http.ResponseWriter, r *http.Request, v visitor) {
+	id, text := r.PathValue("id"), r.PostForm.Get("text")
+	if err := u.opts.Admin.AddNote(r.Context(), v.P, id, text); err != nil {
+		if status, msg := errStatus(err); status == http.StatusBadRequest {
+			u.showDetail(w, r, v, status, detailData{NoteError: msg, NoteText: text})
+			return
+		}
+		u.failErr(w, r, v, err)
+		return
+	}
+	http.Redirect(w, r, Prefix+"/quarantine/"+url.PathEscape(id)+"?done=note", http.StatusSeeOther)
+}
+
+// release and delete need a reason and the confirm box ticked; without
+// either the detail page is shown again with the form's error, so no
+// script is needed for the confirmation.
+func (u *UI) release(w http.ResponseWriter, r *http.Request, v visitor) {
+	u.act(w, r, v, "released", u.opts.Admin.Release)
+}
+
+func (u *UI) delete(w http.ResponseWriter, r *http.Request, v visitor) {
+	u.act(w, r, v, "deleted", u.opts.Admin.Delete)
+}
+
+func (u *UI) act(w http.ResponseWriter, r *http.Request, v visitor, done string,
+	do func(context.Context, auth.Principal, string, string) error) {
+	id, reason := r.PathValue("id"), r.PostForm.Get("reason")
+	bad := func(status int, msg string) {
+		d := detailData{}
+		if done == "released" {
+			d.ReleaseError, d.ReleaseReason = msg, reason
+		} else {
+			d.DeleteError, d.DeleteReason = msg, reason
+		}
+		u.showDetail(w, r, v, status, d)
+	}
+	if !v.P.IsAdmin() {
+		u.fail(w, r, v, http.StatusForbidden, "Only admins may do this.")
+		return
+	}
+	if r.PostForm.Get("confirm") != "yes" {
+		bad(http.StatusBadRequest, "Tick the box to confirm.")
+		return
+	}
+	if err := do(r.Context(), v.P, id, reason); err != nil {
+		if status, msg := errStatus(err); status == http.StatusBadRequest {
+			bad(status, msg)
+			return
+		}
+		u.failErr(w, r, v, err)
+		return
+	}
+	if done == "deleted" {
+		http.Redirect(w, r, Prefix+"/quarantine?done=deleted", http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, Prefix+"/quarantine/"+url.PathEscape(id)+"?done="+done, http.StatusSeeOther)
+}

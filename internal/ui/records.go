@@ -1,0 +1,206 @@
+package ui
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	"gopkg.in/yaml.v3"
+
+	"breakwater/internal/admin"
+	"breakwater/internal/policy"
+	"breakwater/internal/store"
+)
+
+// violations lists, per repository, what the firewall objected to, in
+// audit mode as well as quarantine mode.
+func (u *UI) violations(w http.ResponseWriter, r *http.Request, v visitor) {
+	vs, err := u.opts.Admin.Violations(r.Context())
+	if err != nil {
+		u.failErr(w, r, v, err)
+		return
+	}
+	u.render(w, r, http.StatusOK, "violations", view{Title: "Violations", Nav: "violations", V: v,
+		Data: struct{ Repos []store.RepoViolations }{vs}})
+}
+
+type auditData struct {
+	User, Repo, Digest, Action, Since, Until string
+	Items                                    []store.AuditEntry
+	Next                                     string
+}
+
+// audit shows the audit log, newest first, with filters and a link to
+// the next (older) page.
+func (u *UI) audit(w http.ResponseWriter, r *http.Request, v visitor) {
+	q := r.URL.Query()
+	d := auditData{User: q.Get("user"), Repo: q.Get("repo"), Digest: q.Get("digest"), Action: q.Get("action"),
+		Since: q.Get("since"), Until: q.Get("until")}
+	bad := func(msg string) {
+		u.render(w, r, http.StatusBadRequest, "audit", view{Title: "Audit log", Nav: "audit", V: v, Data: d, Error: msg})
+	}
+	now := u.opts.Now()
+	since, err := parseSince(d.Since, now)
+	if err != nil {
+		bad("Since must be a date (2006-01-02), a time (RFC 3339) or a duration like 24h or 7d.")
+		return
+	}
+	until, err := parseSince(d.Until, now)
+	if err != nil {
+		bad("Until must be a date (2006-01-02), a time (RFC 3339) or a duration like 24h or 7d.")
+		return
+	}
+	var before int64
+	if s := q.Get("before"); s != "" {
+		if before, err = strconv.ParseInt(s, 10, 64); err != nil || before < 0 {
+			bad("Before must be an entry number.")
+			return
+		}
+	}
+	query := admin.AuditQuery{Since: since, Until: until, User: d.User, Repo: d.Repo, Action: d.Action, Before: before, Limit: 100}
+	if d.Digest != "" {
+		dg, err := digest.Parse(d.Digest)
+		if err != nil {
+			bad("The digest must look like sha256:<64 hex digits>.")
+			return
+		}
+		query.Digest = dg
+	}
+	page, err := u.opts.Admin.Audit(r.Context(), query)
+	if err != nil {
+		if status, msg := errStatus(err); status == http.StatusBadRequest {
+			bad(msg)
+			return
+		}
+		u.failErr(w, r, v, err)
+		return
+	}
+	d.Items = page.Items
+	if page.Next > 0 {
+		nq := url.Values{}
+		for k, s := range map[string]string{"user": d.User, "repo": d.Repo, "digest": d.Digest, "action": d.Action, "since": d.Since, "until": d.Until} {
+			if s != "" {
+				nq.Set(k, s)
+			}
+		}
+		nq.Set("before", strconv.FormatInt(page.Next, 10))
+		d.Next = Prefix + "/audit?" + nq.Encode()
+	}
+	u.render(w, r, http.StatusOK, "audit", view{Title: "Audit log", Nav: "audit", V: v, Data: d})
+}
+
+type exposureData struct {
+	ID     string
+	Asked  bool
+	Images []admin.Exposure
+}
+
+// vulnerabilities answers "which images carry vulnerability X, and who
+// pulled them".
+func (u *UI) vulnerabilities(w http.ResponseWriter, r *http.Request, v visitor) {
+	d := exposureData{ID: strings.TrimSpace(r.URL.Query().Get("id"))}
+	if d.ID != "" {
+		d.Asked = true
+		imgs, err := u.opts.Admin.Exposure(r.Context(), d.ID)
+		if err != nil {
+			if status, msg := errStatus(err); status == http.StatusBadRequest {
+				u.render(w, r, status, "vulnerabilities", view{Title: "Vulnerabilities", Nav: "vulnerabilities", V: v, Data: d, Error: msg})
+				return
+			}
+			u.failErr(w, r, v, err)
+			return
+		}
+		d.Images = imgs
+	}
+	u.render(w, r, http.StatusOK, "vulnerabilities", view{Title: "Vulnerabilities", Nav: "vulnerabilities", V: v, Data: d})
+}
+
+type policiesData struct {
+	Set  policy.Set
+	Text string
+}
+
+// policies shows the policies in force; admins get them as YAML to edit.
+func (u *UI) policies(w http.ResponseWriter, r *http.Request, v visitor) {
+	set, err := u.opts.Admin.Policies(r.Context())
+	if err != nil {
+		u.failErr(w, r, v, err)
+		return
+	}
+	text, err := yaml.Marshal(set)
+	if err != nil {
+		u.failErr(w, r, v, fmt.Errorf("encode policies: %w", err))
+		return
+	}
+	u.render(w, r, http.StatusOK, "policies", view{Title: "Policies", Nav: "policies", V: v,
+		Data: policiesData{Set: set, Text: string(text)}})
+}
+
+// setPolicies replaces the policies with the posted YAML or JSON; what is
+// wrong with it is shown above the text, which is kept for correcting.
+func (u *UI) setPolicies(w http.ResponseWriter, r *http.Request, v visitor) {
+	text := r.PostForm.Get("policies")
+	bad := func(status int, msg string) {
+		set, err := u.opts.Admin.Policies(r.Context())
+		if err != nil {
+			u.failErr(w, r, v, err)
+			return
+		}
+		u.render(w, r, status, "policies", view{Title: "Policies", Nav: "policies", V: v,
+			Data: policiesData{Set: set, Text: text}, Error: msg})
+	}
+	if !v.P.IsAdmin() {
+		u.fail(w, r, v, http.StatusForbidden, "Only admins may do this.")
+		return
+	}
+	set, err := parsePolicies(text)
+	if err != nil {
+		bad(http.StatusBadRequest, err.Error())
+		return
+	}
+	if err := u.opts.Admin.SetPolicies(r.Context(), v.P, set); err != nil {
+		if status, msg := errStatus(err); status == http.StatusBadRequest {
+			bad(status, msg)
+			return
+		}
+		u.failErr(w, r, v, err)
+		return
+	}
+	http.Redirect(w, r, Prefix+"/policies?done=policies", http.StatusSeeOther)
+}
+
+// parsePolicies reads a policy list as YAML (JSON is YAML too), refusing
+// unknown keys, then validates it.
+func parsePolicies(text string) (policy.Set, error) {
+	var set policy.Set
+	dec := yaml.NewDecoder(strings.NewReader(text))
+	dec.KnownFields(true)
+	if err := dec.Decode(&set); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("the policy list is empty; write [] to remove every policy")
+		}
+		return nil, fmt.Errorf("the policies do not parse: %w", err)
+	}
+	if err := set.Validate(); err != nil {
+		return nil, fmt.Errorf("the policies are not valid: %w", err)
+	}
+	return set, nil
+}
+
+// jsonText is used by templates to show a value as indented JSON.
+func jsonText(v any) string {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return err.Error()
+	}
+	return buf.String()
+}

@@ -26,7 +26,11 @@ func (e *RateLimitError) Is(target error) bool { return target == ErrRateLimited
 // RetryAfter is how long until the next attempt may be made, rounded up
 // to whole seconds for a Retry-After header.
 func (e *RateLimitError) RetryAfter() time.Duration {
-	return e.retryAfter.Truncate(time.Second) + time.Second
+	d := e.retryAfter.Truncate(time.Second)
+	if d < e.retryAfter || d <= 0 {
+		d += time.Second
+	}
+	return d
 }
 
 // limiter counts failures per key in a sliding window. It lives in

@@ -60,6 +60,8 @@ type Options struct {
 	// Stats holds the hourly counters of the overview; nil: none.
 	Stats  store.Stats
 	VulnDB *vulndb.DB
+	// Upstreams reports the upstreams' status; nil: none.
+	Upstreams func() []UpstreamStatus
 	// Config is the running configuration, shown redacted.
 	Config config.Config
 	Logger *slog.Logger

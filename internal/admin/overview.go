@@ -26,6 +26,7 @@ type Overview struct {
 	// Series is hourly, summed over upstreams (Upstream is empty), hours
 	// without traffic absent.
 	Series    []store.StatsBucket `json:"series"`
+	Upstreams []UpstreamStatus    `json:"upstreams"`
 	VulnDBAge time.Duration       `json:"-"`
 	// VulnDBAgeSeconds is VulnDBAge for JSON.
 	VulnDBAgeSeconds float64 `json:"vulndb_age_seconds"`
@@ -79,6 +80,7 @@ func (s *Service) Overview(ctx context.Context, since time.Time) (Overview, erro
 		}
 		o.QuarantineOpen = n
 	}
+	o.Upstreams = s.Upstreams(ctx)
 	o.VulnDBAge = s.vulnDBAge(ctx)
 	o.VulnDBAgeSeconds = o.VulnDBAge.Seconds()
 	return o, nil

@@ -112,3 +112,39 @@ func (s *Service) vulnDBAge(ctx context.Context) time.Duration {
 	}
 	return time.Duration(st.Age * float64(time.Second))
 }
+
+// UpstreamStatus is one upstream registry as the cache and its client
+// see it.
+type UpstreamStatus struct {
+	Name    string `json:"name"`
+	URL     string `json:"url"`
+	Default bool   `json:"default"`
+	// Healthy is false while the cache's breaker holds it down after a
+	// failure, until DownUntil; cached tags are served stale meanwhile.
+	Healthy   bool      `json:"healthy"`
+	DownUntil time.Time `json:"down_until,omitzero"`
+	// LastError is the last request that failed for good, and when.
+	LastError   string    `json:"last_error,omitempty"`
+	LastErrorAt time.Time `json:"last_error_at,omitzero"`
+	// RateLimit is what the upstream last said of its pull limit; nil
+	// until it said anything.
+	RateLimit *RateLimit `json:"rate_limit,omitempty"`
+}
+
+// RateLimit is an upstream's pull limit as its last answers gave it.
+type RateLimit struct {
+	Limit         int     `json:"limit"`
+	Remaining     int     `json:"remaining"`
+	WindowSeconds float64 `json:"window_seconds,omitempty"`
+	// ResetAt is when the upstream said, refusing a pull, that it takes
+	// pulls again.
+	ResetAt time.Time `json:"reset_at,omitzero"`
+}
+
+// Upstreams returns the status of every configured upstream, by name.
+func (s *Service) Upstreams(ctx context.Context) []UpstreamStatus {
+	if s.opts.Upstreams == nil {
+		return []UpstreamStatus{}
+	}
+	return s.opts.Upstreams()
+}

@@ -16,6 +16,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"breakwater/internal/admin"
+	"breakwater/internal/auth"
 	"breakwater/internal/cache"
 	"breakwater/internal/config"
 	"breakwater/internal/firewall"
@@ -23,6 +25,7 @@ import (
 	"breakwater/internal/store/fs"
 	"breakwater/internal/store/sqlite"
 	"breakwater/internal/telemetry"
+	"breakwater/internal/ui"
 	"breakwater/internal/upstream"
 	"breakwater/internal/vulndb"
 )
@@ -40,6 +43,8 @@ type Server struct {
 	vulndb  *vulndb.DB
 	// firewall is nil when every repository's mode is off.
 	firewall *firewall.Firewall
+	auth     *auth.Service
+	admin    *admin.Service
 	// pulls writes the pull log; nil until Build made it.
 	pulls *firewall.PullLog
 	// metrics are served at /metrics; statsDone is closed when the
@@ -130,8 +135,18 @@ func Build(c config.Config, log *slog.Logger) (_ *Server, err error) {
 	}
 	opts.Pulls = s.pulls
 	var h http.Handler = firewall.Requesters(registry.New(s.cache, router, opts))
+	// 5. Access control and the admin API beside the registry.
+	apiRoute, err := s.buildAdmin(clients, log)
+	if err != nil {
+		if s.firewall != nil {
+			s.firewall.Close()
+		}
+		s.cache.Close()
+		return nil, err
+	}
+	dashboard := ui.New(ui.Options{Admin: s.admin, Auth: s.auth, PublicURL: c.Auth.PublicURL, Logger: log})
 	s.watchMetrics(clients)
-	s.handler = s.metrics.Instrument(s.mount(h, s.metricsRoute()), routeName)
+	s.handler = s.metrics.Instrument(s.mount(ui.RedirectRoot(h), apiRoute, route{ui.Prefix, dashboard}, s.metricsRoute()), routeName)
 	return s, nil
 }
 

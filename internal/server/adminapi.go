@@ -1,0 +1,71 @@
+package server
+
+import (
+	"fmt"
+	"log/slog"
+
+	"breakwater/internal/admin"
+	"breakwater/internal/api"
+	"breakwater/internal/auth"
+	"breakwater/internal/upstream"
+)
+
+// buildAdmin makes the access control and the administration facade the
+// API and the dashboard share, and returns the API's route.
+func (a *Server) buildAdmin(clients map[string]*upstream.Client, log *slog.Logger) (route, error) {
+	if a.auth == nil {
+		var err error
+		a.auth, err = auth.New(auth.Options{
+			Store:      a.meta,
+			Logger:     log,
+			SessionTTL: a.config.Auth.SessionTTL,
+			LoginLimit: a.config.Auth.LoginLimit,
+		})
+		if err != nil {
+			return route{}, fmt.Errorf("build access control: %w", err)
+		}
+	}
+	opts := admin.Options{
+		Auth:      a.auth,
+		Meta:      a.meta,
+		Records:   a.meta,
+		Stats:     a.meta,
+		VulnDB:    a.vulndb,
+		Config:    a.config,
+		Logger:    log,
+		Upstreams: func() []admin.UpstreamStatus { return a.upstreamStatus(clients) },
+	}
+	if a.firewall != nil { // a nil pointer in the field would not be nil
+		opts.Firewall = a.firewall
+	}
+	a.admin = admin.New(opts)
+	return route{api.Prefix, api.New(api.Options{Admin: a.admin, Auth: a.auth, Logger: log})}, nil
+}
+
+// upstreamStatus joins the cache's breaker state with what each client
+// knows of its upstream.
+func (a *Server) upstreamStatus(clients map[string]*upstream.Client) []admin.UpstreamStatus {
+	def := a.config.DefaultUpstream().Name
+	hs := a.cache.Upstreams()
+	out := make([]admin.UpstreamStatus, 0, len(hs))
+	for _, h := range hs {
+		st := admin.UpstreamStatus{Name: h.Name, Default: h.Name == def, Healthy: h.Healthy, DownUntil: h.DownUntil}
+		if cl := clients[h.Name]; cl != nil {
+			st.URL = cl.URL()
+			st.LastError, st.LastErrorAt = cl.LastError()
+			if rl := cl.RateLimit(); rl.Known || !rl.ResetAt.IsZero() {
+				st.RateLimit = &admin.RateLimit{
+					Limit: rl.Limit, Remaining: rl.Remaining, WindowSeconds: rl.Window.Seconds(), ResetAt: rl.ResetAt,
+				}
+			}
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// Auth returns the access control: users, tokens and sessions.
+func (a *Server) Auth() *auth.Service { return a.auth }
+
+// Admin returns the administration facade the API and dashboard share.
+func (a *Server) Admin() *admin.Service { return a.admin }

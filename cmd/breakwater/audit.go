@@ -1,8 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -17,14 +20,20 @@ import (
 func newAuditCmd(stdout io.Writer, load loader) *cobra.Command {
 	var f config.Flags
 	var filter store.AuditFilter
-	var dgst, format string
+	var dgst, since, until, format string
 	var limit int
 	cmd := &cobra.Command{
 		Use:   "audit",
-		Short: "List the firewall's audit log: verdicts, violations, releases, deletes and notes",
-		Long: `Audit lists the firewall's decisions and the admins' actions, oldest first,
-from the stores under --data: every image judged, every violation recorded in
-audit mode, every quarantine, release, delete and note.`,
+		Short: "List the audit log: pulls, verdicts, violations, releases, deletes, notes and policy changes",
+		Long: `Audit lists every pull, the firewall's decisions and the admins' actions,
+oldest first (--newest: newest first), from the stores under --data: every
+manifest pulled or refused (action pull or pull-denied, with the user, the
+client's address and the verdict it was answered by), every image judged,
+every violation recorded in audit mode, every quarantine, release, delete,
+note and policy change.
+
+--since and --until take a time (2026-03-01 or 2026-03-01T12:00:00Z) or a
+duration back from now (24h, 7d).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkFormat(format); err != nil {
@@ -36,6 +45,17 @@ audit mode, every quarantine, release, delete and note.`,
 					return fmt.Errorf("--digest: %w", err)
 				}
 				filter.Digest = d
+			}
+			now := time.Now()
+			var err error
+			if filter.Since, err = parseWhen(since, now); err != nil {
+				return fmt.Errorf("--since: %w", err)
+			}
+			if filter.Until, err = parseWhen(until, now); err != nil {
+				return fmt.Errorf("--until: %w", err)
+			}
+			if !filter.Since.IsZero() && !filter.Until.IsZero() && filter.Until.Before(filter.Since) {
+				return errors.New("--until is before --since")
 			}
 			c, err := load(f)
 			if err != nil {
@@ -59,7 +79,12 @@ audit mode, every quarantine, release, delete and note.`,
 	addDataFlag(cmd, &f)
 	cmd.Flags().StringVar(&filter.Repo, "repo", "", "only entries of this canonical `repository`, such as docker.io/library/debian")
 	cmd.Flags().StringVar(&dgst, "digest", "", "only entries of this image `digest`")
-	cmd.Flags().StringVar(&filter.Action, "action", "", "only entries of this `action`: judged, violation, quarantined, not-inspected, released, deleted, noted or reevaluated")
+	cmd.Flags().StringVar(&filter.Action, "action", "", "only entries of this `action`: pull, pull-denied, judged, violation, quarantined, not-inspected, released, deleted, noted, reevaluated, policies-updated or policies-reset")
+	cmd.Flags().StringVar(&filter.Actor, "user", "", "only entries by this `user` (anonymous for pulls without one, firewall for its own decisions)")
+	cmd.Flags().StringVar(&filter.Client, "client", "", "only entries from this client `address`")
+	cmd.Flags().StringVar(&since, "since", "", "only entries at or after this `time`")
+	cmd.Flags().StringVar(&until, "until", "", "only entries before this `time`")
+	cmd.Flags().BoolVar(&filter.Newest, "newest", false, "newest first")
 	cmd.Flags().IntVar(&limit, "limit", 0, "at most `n` entries (0: all)")
 	addFormatFlag(cmd, &format)
 	return cmd
@@ -71,12 +96,37 @@ func printAudit(w io.Writer, entries []store.AuditEntry) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIME\tACTOR\tACTION\tREPOSITORY\tDIGEST\tDETAILS")
+	fmt.Fprintln(tw, "TIME\tACTOR\tCLIENT\tACTION\tRESULT\tREPOSITORY\tDIGEST\tDETAILS")
 	for _, e := range entries {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n",
-			e.At.UTC().Format(time.RFC3339), dash(e.Actor), e.Action, dash(e.Repo), dash(string(e.Digest)), e.Details)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+			e.At.UTC().Format(time.RFC3339), dash(e.Actor), dash(e.Client), e.Action, dash(e.Result),
+			dash(e.Repo), dash(string(e.Digest)), e.Details)
 	}
 	return tw.Flush()
+}
+
+// parseWhen reads a --since or --until value: empty, an RFC 3339 time, a
+// date (midnight UTC), or a duration back from now ("24h", "7d").
+func parseWhen(s string, now time.Time) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		if n, err := strconv.Atoi(days); err == nil && n >= 0 {
+			return now.Add(-time.Duration(n) * 24 * time.Hour), nil
+		}
+	}
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return now.Add(-d), nil
+	}
+	return time.Time{}, fmt.Errorf("%q is not a time (2026-03-01, 2026-03-01T12:00:00Z) or a duration back from now (24h, 7d)", s)
 }
 
 // auditEntry is an audit entry as --format json prints it.
@@ -87,13 +137,15 @@ type auditEntry struct {
 	Action  string    `json:"action"`
 	Repo    string    `json:"repository,omitempty"`
 	Digest  string    `json:"digest,omitempty"`
+	Client  string    `json:"client,omitempty"`
+	Result  string    `json:"result,omitempty"`
 	Details string    `json:"details,omitempty"`
 }
 
 func auditJSON(entries []store.AuditEntry) []auditEntry {
 	out := make([]auditEntry, len(entries))
 	for i, e := range entries {
-		out[i] = auditEntry{e.ID, e.At, e.Actor, e.Action, e.Repo, string(e.Digest), e.Details}
+		out[i] = auditEntry{e.ID, e.At, e.Actor, e.Action, e.Repo, string(e.Digest), e.Client, e.Result, e.Details}
 	}
 	return out
 }

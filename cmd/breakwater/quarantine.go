@@ -50,7 +50,8 @@ func (q *quarantineCmd) open() (*server.Admin, error) {
 }
 
 func (q *quarantineCmd) list() *cobra.Command {
-	var repo, dgst, format string
+	var repo, dgst, since, until, format string
+	var filter firewall.Filter
 	var limit int
 	cmd := &cobra.Command{
 		Use:   "list",
@@ -60,7 +61,18 @@ func (q *quarantineCmd) list() *cobra.Command {
 			if err := checkFormat(format); err != nil {
 				return err
 			}
-			filter := firewall.Filter{Repo: repo}
+			filter.Repo = repo
+			now := q.now()
+			var err error
+			if filter.Since, err = parseWhen(since, now); err != nil {
+				return fmt.Errorf("--since: %w", err)
+			}
+			if filter.Until, err = parseWhen(until, now); err != nil {
+				return fmt.Errorf("--until: %w", err)
+			}
+			if err := filter.Check(); err != nil {
+				return err
+			}
 			if dgst != "" {
 				d, err := oci.ParseDigest(dgst)
 				if err != nil {
@@ -85,7 +97,12 @@ func (q *quarantineCmd) list() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&repo, "repo", "", "only records of this canonical `repository`, such as docker.io/library/debian")
 	cmd.Flags().StringVar(&dgst, "digest", "", "only records of this image `digest`")
-	cmd.Flags().IntVar(&limit, "limit", 0, "at most `n` records, the newest (0: all)")
+	cmd.Flags().StringVar(&filter.Policy, "policy", "", "only records this `policy` failed")
+	cmd.Flags().StringVar(&filter.MinSeverity, "severity", "", "only records with a finding of this `severity` or above: low, medium, high or critical")
+	cmd.Flags().StringVar(&since, "since", "", "only records requested at or after this `time` (2026-03-01, an RFC 3339 time, or 24h, 7d back)")
+	cmd.Flags().StringVar(&until, "until", "", "only records requested before this `time`")
+	cmd.Flags().StringVar(&filter.Sort, "sort", "", "`order`: newest (default), oldest, score (highest first) or repo")
+	cmd.Flags().IntVar(&limit, "limit", 0, "at most `n` records, the first in order (0: all)")
 	addFormatFlag(cmd, &format)
 	return cmd
 }
@@ -96,11 +113,11 @@ func printRecords(w io.Writer, recs []firewall.Record) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tREPOSITORY\tTAG\tDIGEST\tPOLICIES\tREQUESTED\tRELEASED")
+	fmt.Fprintln(tw, "ID\tREPOSITORY\tTAG\tDIGEST\tPOLICIES\tREQUESTED\tRELEASED\tSEVERITY\tREQUESTED BY")
 	for _, r := range recs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%v\n",
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%v\t%s\t%s\n",
 			r.ID, r.Repo, dash(r.Tag), r.Digest, strings.Join(r.Policies, ","),
-			r.RequestedAt.UTC().Format(time.RFC3339), r.Released)
+			r.RequestedAt.UTC().Format(time.RFC3339), r.Released, dash(r.Severity), dash(r.RequestedBy))
 	}
 	return tw.Flush()
 }

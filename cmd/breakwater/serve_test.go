@@ -38,7 +38,8 @@ func (s *serveProc) log() string {
 // startServe runs `breakwater serve` in process on a free port in front of
 // upstreamURL with environ and more args. The firewall is off unless
 // environ or args turn it on, so tests of the cache never wait for
-// vulnerability data. The server stops with the test, and the test fails
+// vulnerability data, and anonymous pulls are on unless environ turns them
+// off, so tests of the proxy need no login. The server stops with the test, and the test fails
 // unless it stops cleanly.
 func startServe(t *testing.T, upstreamURL string, environ []string, args ...string) *serveProc {
 	t.Helper()
@@ -53,7 +54,7 @@ func startServe(t *testing.T, upstreamURL string, environ []string, args ...stri
 	data := t.TempDir()
 	done := make(chan error, 1)
 	go func() {
-		env := append([]string{"BREAKWATER_FIREWALL_MODE=off"}, environ...)
+		env := append([]string{"BREAKWATER_FIREWALL_MODE=off", "BREAKWATER_AUTH_ANONYMOUS_PULL=true"}, environ...)
 		cmd := newRootCmd(io.Discard, logw, append(env, "BREAKWATER_LOG_FORMAT=json"))
 		cmd.SetArgs(append([]string{"serve", "--listen", "127.0.0.1:0", "--data", data, "--upstream", upstreamURL}, args...))
 		done <- cmd.ExecuteContext(ctx)

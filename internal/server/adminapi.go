@@ -3,10 +3,12 @@ package server
 import (
 	"fmt"
 	"log/slog"
+	"net/http"
 
 	"breakwater/internal/admin"
 	"breakwater/internal/api"
 	"breakwater/internal/auth"
+	"breakwater/internal/firewall"
 	"breakwater/internal/upstream"
 )
 
@@ -69,3 +71,14 @@ func (a *Server) Auth() *auth.Service { return a.auth }
 
 // Admin returns the administration facade the API and dashboard share.
 func (a *Server) Admin() *admin.Service { return a.admin }
+
+// principalRequester names the user the registry guard authenticated as
+// the firewall's requester, so the pull log and the quarantine records say
+// who pulled, not only from where.
+func principalRequester(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := auth.FromContext(r.Context())
+		who := firewall.Requester{User: p.User, Address: auth.ClientAddr(r)}
+		next.ServeHTTP(w, r.WithContext(firewall.WithRequester(r.Context(), who)))
+	})
+}

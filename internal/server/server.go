@@ -134,19 +134,21 @@ func Build(c config.Config, log *slog.Logger) (_ *Server, err error) {
 		return nil, err
 	}
 	opts.Pulls = s.pulls
-	var h http.Handler = firewall.Requesters(registry.New(s.cache, router, opts))
-	// 5. Access control and the admin API beside the registry.
+	// 5. Access control and the admin API beside the registry. The guard
+	//    comes first, so a request without a principal never reaches the
+	//    cache, and the pull log and quarantine records name its user.
 	apiRoute, err := s.buildAdmin(clients, log)
 	if err != nil {
-		if s.firewall != nil {
-			s.firewall.Close()
-		}
+		s.closeFirewall()
 		s.cache.Close()
 		return nil, err
 	}
+	guard := auth.GuardOptions{PublicURL: c.Auth.PublicURL, AnonymousPull: c.Auth.AnonymousPull, TokenTTL: c.Auth.TokenTTL}
+	h := s.auth.RegistryGuard(principalRequester(firewall.Requesters(registry.New(s.cache, router, opts))), guard)
+	tokens := route{auth.TokenPath, s.auth.TokenHandler(guard)}
 	dashboard := ui.New(ui.Options{Admin: s.admin, Auth: s.auth, PublicURL: c.Auth.PublicURL, Logger: log})
 	s.watchMetrics(clients)
-	s.handler = s.metrics.Instrument(s.mount(ui.RedirectRoot(h), apiRoute, route{ui.Prefix, dashboard}, s.metricsRoute()), routeName)
+	s.handler = s.metrics.Instrument(s.mount(ui.RedirectRoot(h), tokens, apiRoute, route{ui.Prefix, dashboard}, s.metricsRoute()), routeName)
 	return s, nil
 }
 

@@ -92,6 +92,10 @@ type BreakwaterOptions struct {
 	// Such a configuration must keep serve from fetching feeds (vulndb
 	// feeds empty), as tests may only reach 127.0.0.1.
 	ConfiguredFirewall bool
+	// AccessControl turns anonymous pulls off, as they are by default in
+	// breakwater: clients must log in. Without it the harness turns them
+	// on, so tests of the proxy and the firewall pull without a login.
+	AccessControl bool
 	// Args are extra arguments after "serve"; Env extra environment.
 	Args []string
 	Env  []string
@@ -142,7 +146,11 @@ func StartBreakwater(t testing.TB, opts BreakwaterOptions) *Breakwater {
 	}
 	args = append(args, opts.Args...)
 
-	env := append([]string{}, opts.Env...)
+	var env []string
+	if !opts.AccessControl {
+		env = append(env, "BREAKWATER_AUTH_ANONYMOUS_PULL=true")
+	}
+	env = append(env, opts.Env...)
 	if opts.Username != "" {
 		env = append(env,
 			"BREAKWATER_UPSTREAM_USERNAME="+opts.Username,

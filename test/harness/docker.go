@@ -26,6 +26,10 @@ type DockerdOptions struct {
 type Dockerd struct {
 	// Socket is the daemon's unix socket.
 	Socket string
+	// CLIConfig is the docker CLI's configuration directory (--config),
+	// private to this daemon, so a login stores its credentials here and
+	// never in the user's ~/.docker.
+	CLIConfig string
 
 	docker string
 	proc   *Process
@@ -54,8 +58,12 @@ func StartDockerd(t testing.TB, opts DockerdOptions) *Dockerd {
 	}
 
 	d := &Dockerd{
-		Socket: filepath.Join(exec, "docker.sock"),
-		docker: LookPath(t, "docker"),
+		Socket:    filepath.Join(exec, "docker.sock"),
+		CLIConfig: filepath.Join(data, "cli"),
+		docker:    LookPath(t, "docker"),
+	}
+	if err := os.Mkdir(d.CLIConfig, 0o700); err != nil {
+		t.Fatalf("make docker CLI config dir: %v", err)
 	}
 	d.proc = StartProcess(t, &Process{
 		Name: "dockerd",
@@ -82,14 +90,20 @@ func (d *Dockerd) ready(ctx context.Context) error {
 	if err := SocketReady(d.Socket)(ctx); err != nil {
 		return err
 	}
-	_, err := RunErr(10*time.Second, d.docker, "-H", "unix://"+d.Socket, "version")
+	_, err := RunErr(10*time.Second, d.docker, d.cli("version")...)
 	return err
 }
 
 // Docker runs the docker CLI against this daemon and returns stdout.
 func (d *Dockerd) Docker(t testing.TB, args ...string) string {
 	t.Helper()
-	return Run(t, PullTimeout, d.docker, append([]string{"-H", "unix://" + d.Socket}, args...)...)
+	return Run(t, PullTimeout, d.docker, d.cli(args...)...)
+}
+
+// cli puts the global options that point the docker CLI at this daemon
+// and its private configuration before args.
+func (d *Dockerd) cli(args ...string) []string {
+	return append([]string{"--config", d.CLIConfig, "-H", "unix://" + d.Socket}, args...)
 }
 
 // Pull pulls ref; platform ("linux/arm64") may be empty.
@@ -102,7 +116,7 @@ func (d *Dockerd) Pull(t testing.TB, ref, platform string) {
 
 // PullErr is Pull returning the error, for use off the test goroutine.
 func (d *Dockerd) PullErr(ref, platform string) error {
-	args := []string{"-H", "unix://" + d.Socket, "pull", "--quiet"}
+	args := d.cli("pull", "--quiet")
 	if platform != "" {
 		args = append(args, "--platform", platform)
 	}
@@ -132,7 +146,7 @@ func (d *Dockerd) Remove(t testing.TB, ref string) {
 	t.Helper()
 	id := d.ImageID(t, ref)
 	d.Docker(t, "image", "rm", "--force", id)
-	if out, err := RunErr(time.Minute, d.docker, "-H", "unix://"+d.Socket, "image", "inspect", ref); err == nil {
+	if out, err := RunErr(time.Minute, d.docker, d.cli("image", "inspect", ref)...); err == nil {
 		t.Fatalf("image %s still present after rm: %s", ref, out)
 	}
 }

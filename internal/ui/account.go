@@ -3,7 +3,9 @@ package ui
 import (
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"breakwater/internal/auth"
@@ -44,15 +46,18 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	cookie, err := u.opts.Auth.Login(r.Context(), d.User, r.PostForm.Get("password"), auth.ClientAddr(r))
 	if err != nil {
 		status, msg := http.StatusUnauthorized, "Wrong user name or password."
+		var rl *auth.RateLimitError
 		switch {
+		case errors.As(err, &rl):
+			wait := rl.RetryAfter()
+			w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)))
+			status, msg = http.StatusTooManyRequests, fmt.Sprintf("Too many failed attempts. Wait %s and try again.", fmtDuration(wait))
 		case errors.Is(err, auth.ErrRateLimited):
+			w.Header().Set("Retry-After", "60")
 			status, msg = http.StatusTooManyRequests, "Too many failed attempts. Wait a minute and try again."
 		case !errors.Is(err, auth.ErrBadCredentials) && !errors.Is(err, auth.ErrInvalid):
 			u.log.Error("login failed", telemetry.KeyError, err)
 			status, msg = http.StatusInternalServerError, "Signing in failed on the server; the log says why."
-		}
-		if status == http.StatusTooManyRequests {
-			w.Header().Set("Retry-After", "60")
 		}
 		u.render(w, r, status, "login", view{Title: "Sign in", Data: d, Error: msg})
 		return
@@ -98,8 +103,14 @@ func (u *UI) changePassword(w http.ResponseWriter, r *http.Request, v visitor) {
 	}
 	if !v.MustChange {
 		// Knowing the current password is asked for too, so a borrowed
-		// session cannot take over the account.
-		if _, err := u.opts.Auth.Authenticate(r.Context(), v.P.User, r.PostForm.Get("current")); err != nil {
+		// session cannot take over the account; guesses count against the
+		// login limit.
+		if _, err := u.opts.Auth.AuthenticateClient(r.Context(), v.P.User, r.PostForm.Get("current"), auth.ClientAddr(r)); err != nil {
+			if errors.Is(err, auth.ErrRateLimited) {
+				u.render(w, r, http.StatusTooManyRequests, "password", view{Title: "Change password", Nav: "password", V: v,
+					Error: "Too many wrong passwords. Wait a minute and try again."})
+				return
+			}
 			bad("The current password is wrong.")
 			return
 		}

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"math"
 	"net/http"
 	"time"
 
@@ -10,7 +11,6 @@ import (
 
 type overviewData struct {
 	Range     string
-	Upstreams []admin.UpstreamStatus
 	Ranges    []option
 	O         admin.Overview
 	VulnDB    admin.VulnDBStatus
@@ -47,15 +47,14 @@ func (u *UI) overview(w http.ResponseWriter, r *http.Request, v visitor) {
 		u.failErr(w, r, v, err)
 		return
 	}
-	d := overviewData{Upstreams: u.opts.Admin.Upstreams(r.Context()), Range: rng, Ranges: options(rng, "24h", "last 24 hours", "7d", "last 7 days"), O: o, VulnDB: st,
+	d := overviewData{Range: rng, Ranges: options(rng, "24h", "last 24 hours", "7d", "last 7 days"), O: o, VulnDB: st,
 		VulnAge: time.Duration(st.Age * float64(time.Second))}
 	h := hourly(o.Series, start, now)
-	d.Pulls = lineChart("Pulls per hour", start, time.Hour, countLabel,
+	d.Pulls = lineChart("Pulls per hour", start, time.Hour, countAxis,
 		chartSeries{Name: "pulls", Color: "#2563eb", Values: h.pulls})
-	d.HitRate = lineChart("Cache hits and misses per hour", start, time.Hour, countLabel,
-		chartSeries{Name: "hits", Color: "#16a34a", Values: h.hits},
-		chartSeries{Name: "misses", Color: "#d97706", Values: h.misses})
-	d.Bytes = lineChart("Bytes served per hour", start, time.Hour, bytesLabel,
+	d.HitRate = lineChart("Cache hit rate per hour", start, time.Hour, percentAxis,
+		chartSeries{Name: "hit rate", Color: "#16a34a", Values: h.hitRate(), Total: percentAxis.label(o.HitRate)})
+	d.Bytes = lineChart("Bytes served per hour", start, time.Hour, bytesAxis,
 		chartSeries{Name: "from cache", Color: "#16a34a", Values: h.fromCache},
 		chartSeries{Name: "fetched upstream", Color: "#7c3aed", Values: h.fromUpstream})
 	d.Violating = barChart("Violations and quarantines per hour", start, time.Hour,
@@ -68,6 +67,20 @@ func (u *UI) overview(w http.ResponseWriter, r *http.Request, v visitor) {
 // start to now, zero where no bucket was written.
 type hours struct {
 	pulls, hits, misses, fromCache, fromUpstream, violations, quarantines []float64
+}
+
+// hitRate is each hour's share of cache hits among hits and misses; an
+// hour without either has no rate (NaN), not a rate of zero.
+func (h hours) hitRate() []float64 {
+	out := make([]float64, len(h.hits))
+	for i := range out {
+		if n := h.hits[i] + h.misses[i]; n > 0 {
+			out[i] = h.hits[i] / n
+		} else {
+			out[i] = math.NaN()
+		}
+	}
+	return out
 }
 
 func hourly(series []store.StatsBucket, start, now time.Time) hours {

@@ -14,18 +14,19 @@ import (
 	"breakwater/internal/auth"
 	"breakwater/internal/firewall"
 	"breakwater/internal/inventory"
+	"breakwater/internal/telemetry"
 )
 
 // pageSize is how many quarantine records one page lists.
 const pageSize = 25
 
 type quarantineListData struct {
-	Repo, Policy, Severity, Since, Sort string
-	Items                               []quarantineRow
-	Total, From, To                     int
-	Prev, Next                          string
-	Sorts                               []option
-	Severities                          []option
+	Repo, Policy, Severity, Since, Until, Sort string
+	Items                                      []quarantineRow
+	Total, From, To                            int
+	Prev, Next                                 string
+	Sorts                                      []option
+	Severities                                 []option
 }
 
 type quarantineRow struct {
@@ -53,23 +54,35 @@ func (u *UI) quarantineList(w http.ResponseWriter, r *http.Request, v visitor) {
 	q := r.URL.Query()
 	d := quarantineListData{
 		Repo: q.Get("repo"), Policy: q.Get("policy"), Severity: q.Get("severity"),
-		Since: q.Get("since"), Sort: q.Get("sort"),
+		Since: q.Get("since"), Until: q.Get("until"), Sort: q.Get("sort"),
 	}
 	d.Sorts = options(d.Sort, "", "newest first", admin.SortOldest, "oldest first", admin.SortScore, "highest score", admin.SortRepo, "repository")
 	d.Severities = options(d.Severity, "", "any", "low", "low or above", "medium", "medium or above", "high", "high or above", "critical", "critical")
-	offset, _ := strconv.Atoi(q.Get("offset"))
-	since, err := parseSince(d.Since, u.opts.Now())
+	bad := func(msg string) {
+		u.render(w, r, http.StatusBadRequest, "quarantine", view{Title: "Quarantine", Nav: "quarantine", V: v, Data: d, Error: msg})
+	}
+	offset, err := strconv.Atoi(cmp.Or(q.Get("offset"), "0"))
 	if err != nil || offset < 0 {
-		u.render(w, r, http.StatusBadRequest, "quarantine", view{Title: "Quarantine", Nav: "quarantine", V: v, Data: d,
-			Error: "Since must be a date (2006-01-02), a time (RFC 3339) or a duration like 24h or 7d; offset must not be negative."})
+		bad("The offset must be a number, not negative.")
 		return
 	}
-	query := admin.QuarantineQuery{Repo: d.Repo, Policy: d.Policy, Severity: d.Severity, Since: since,
+	now := u.opts.Now()
+	since, err := parseSince(d.Since, now)
+	if err != nil {
+		bad("Since must be a date (2006-01-02), a time (RFC 3339) or a duration like 24h or 7d.")
+		return
+	}
+	until, err := parseSince(d.Until, now)
+	if err != nil {
+		bad("Until must be a date (2006-01-02), a time (RFC 3339) or a duration like 24h or 7d.")
+		return
+	}
+	query := admin.QuarantineQuery{Repo: d.Repo, Policy: d.Policy, Severity: d.Severity, Since: since, Until: until,
 		Sort: d.Sort, Offset: offset, Limit: pageSize}
 	page, err := u.opts.Admin.Quarantines(r.Context(), query)
 	if err != nil {
 		if status, msg := errStatus(err); status == http.StatusBadRequest {
-			u.render(w, r, status, "quarantine", view{Title: "Quarantine", Nav: "quarantine", V: v, Data: d, Error: msg})
+			bad(msg)
 			return
 		}
 		u.failErr(w, r, v, err)
@@ -82,7 +95,7 @@ func (u *UI) quarantineList(w http.ResponseWriter, r *http.Request, v visitor) {
 	d.From, d.To = offset+1, offset+len(d.Items)
 	link := func(off int) string {
 		v := url.Values{}
-		for k, s := range map[string]string{"repo": d.Repo, "policy": d.Policy, "severity": d.Severity, "since": d.Since, "sort": d.Sort} {
+		for k, s := range map[string]string{"repo": d.Repo, "policy": d.Policy, "severity": d.Severity, "since": d.Since, "until": d.Until, "sort": d.Sort} {
 			if s != "" {
 				v.Set(k, s)
 			}
@@ -157,7 +170,21 @@ type detailData struct {
 	ReleaseReason, DeleteReason string
 	ReleaseError, DeleteError   string
 	NoteError, NoteText         string
-	Policies                    []string
+	// Fired are the policies that fired on the image, with their
+	// conditions as configured now.
+	Fired []firedPolicy
+}
+
+// firedPolicy is one policy that fired: what the verdict recorded, and
+// what the policy of that name says today (InForce false if it is gone).
+type firedPolicy struct {
+	Name, Action string
+	// Findings are the ids of the findings it fired on.
+	Findings    []string
+	InForce     bool
+	Description string
+	// Conditions are the policy's conditions as compact JSON.
+	Conditions string
 }
 
 // packageRow is one vulnerable package: installed and fixed versions.
@@ -189,11 +216,35 @@ func (u *UI) showDetail(w http.ResponseWriter, r *http.Request, v visitor, statu
 	}
 	d.Findings = fs
 	d.Packages = packages(rec.Evidence.Findings)
+	d.Fired = u.fired(r.Context(), rec)
 	base := Prefix + "/quarantine/" + url.PathEscape(rec.ID) + "?sort="
 	d.ScoreHref, d.ScoreAria = base+flip(d.Sort, "score"), aria(d.Sort, "score")
 	d.IDHref, d.IDAria = base+flip(d.Sort, "id"), aria(d.Sort, "id")
 	d.PkgHref, d.PkgAria = base+flip(d.Sort, "package"), aria(d.Sort, "package")
 	u.render(w, r, status, "quarantine_detail", view{Title: "Quarantined image", Nav: "quarantine", V: v, Data: d})
+}
+
+// fired joins the verdict's matches with the policies in force. Without
+// the policies (an error reading them is logged) the matches still show.
+func (u *UI) fired(ctx context.Context, rec firewall.Record) []firedPolicy {
+	set, err := u.opts.Admin.Policies(ctx)
+	if err != nil {
+		u.log.Warn("read policies for a quarantine record", telemetry.KeyError, err)
+	}
+	var out []firedPolicy
+	for _, m := range rec.Evidence.Verdict.Matches {
+		f := firedPolicy{Name: m.Policy, Action: string(m.Action)}
+		for _, fd := range m.Findings {
+			f.Findings = append(f.Findings, fd.ID)
+		}
+		for _, p := range set {
+			if p.Name == m.Policy {
+				f.InForce, f.Description, f.Conditions = true, p.Description, compactJSON(p.Conditions)
+			}
+		}
+		out = append(out, f)
+	}
+	return out
 }
 
 // flip is the sort a column header links to: its key, or its reverse when

@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -194,13 +193,12 @@ func parsePolicies(text string) (policy.Set, error) {
 	return set, nil
 }
 
-// jsonText is used by templates to show a value as indented JSON.
-func jsonText(v any) string {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
+// compactJSON shows a value, such as a policy's conditions, as one line
+// of JSON for a table cell.
+func compactJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
 		return err.Error()
 	}
-	return buf.String()
+	return string(b)
 }

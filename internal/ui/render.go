@@ -44,6 +44,7 @@ var funcs = template.FuncMap{
 	"short": shortDigest,
 	"sev":   severityClass,
 	"half":  func(n int) int { return n / 2 },
+	"json":  compactJSON,
 	"navItem": func(href, label, name, current string) navItem {
 		return navItem{Href: href, Label: label, Current: name == current}
 	},

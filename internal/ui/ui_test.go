@@ -3,7 +3,9 @@ package ui_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -11,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +28,7 @@ import (
 	"breakwater/internal/server"
 	"breakwater/internal/store"
 	"breakwater/internal/store/sqlite"
+	"breakwater/internal/vulndb"
 )
 
 // The test users; the bootstrap admin "admin" keeps its first password.
@@ -36,7 +40,10 @@ const (
 	hostile = `<script>alert("x")</script>`
 )
 
-var imageDigest = digest.FromString("quarantined image")
+var (
+	imageDigest   = digest.FromString("quarantined image")
+	auditedDigest = digest.FromString("audited image")
+)
 
 // env is a built breakwater on a fresh data directory behind an
 // httptest server, with users and a quarantine record.
@@ -46,9 +53,52 @@ type env struct {
 	recordID string
 	// firstPassword is the bootstrap admin's password.
 	firstPassword string
+	// meta is a second handle on the server's metadata, for tests that
+	// add records of their own.
+	meta *sqlite.Meta
+	// client talks to the server (trusting its certificate over TLS).
+	client *http.Client
 }
 
-func newEnv(t *testing.T) *env {
+// envOptions vary the configuration of newEnvWith.
+type envOptions struct {
+	publicURL string
+	tls       bool
+}
+
+func newEnv(t *testing.T) *env { return newEnvWith(t, envOptions{}) }
+
+// rateLimited is a stand-in for Docker Hub on 127.0.0.1: it knows no
+// image, and reports a pull limit on every answer as Docker Hub does.
+func rateLimited(t *testing.T) *httptest.Server {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("RateLimit-Limit", "100;w=21600")
+		w.Header().Set("RateLimit-Remaining", "76;w=21600")
+		w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
+		if r.URL.Path == "/v2/" {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		io.WriteString(w, `{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}`)
+	}))
+	t.Cleanup(up.Close)
+	return up
+}
+
+// closedURL is an http URL on 127.0.0.1 where nothing listens.
+func closedURL(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return "http://" + addr
+}
+
+func newEnvWith(t *testing.T, o envOptions) *env {
 	t.Helper()
 	ctx := context.Background()
 	c := config.Default()
@@ -56,11 +106,23 @@ func newEnv(t *testing.T) *env {
 	c.Firewall.Firewall = c.Firewall.WithMode(policy.ModeQuarantine)
 	c.VulnDB.Feeds = nil
 	c.Auth.LoginLimit = 3
+	c.Auth.PublicURL = o.publicURL
+	// Both upstreams are on 127.0.0.1: docker.io answers with a rate
+	// limit, down.example refuses connections.
+	hub := c.Upstreams[0]
+	hub.URL, hub.SearchURL = rateLimited(t).URL, ""
+	down := config.Upstream{Name: "down.example", URL: closedURL(t), Timeout: 5 * time.Second}
+	c.Upstreams = []config.Upstream{hub, down}
 	srv, err := server.Build(c, nil)
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}
-	ts := httptest.NewServer(srv.Handler())
+	ts := httptest.NewUnstartedServer(srv.Handler())
+	if o.tls {
+		ts.StartTLS()
+	} else {
+		ts.Start()
+	}
 	t.Cleanup(func() {
 		ts.Close()
 		if err := srv.Close(); err != nil {
@@ -79,7 +141,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{url: ts.URL, data: c.Data}
+	e := &env{url: ts.URL, data: c.Data, meta: meta, client: ts.Client()}
 	if _, err := a.Bootstrap(ctx, c.Data); err != nil {
 		t.Fatalf("bootstrap: %v", err)
 	}
@@ -95,13 +157,19 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 
+	malware := inventory.Finding{ID: "MAL-2025-0001", Summary: hostile, Malware: true,
+		Component: inventory.Component{Ecosystem: "npm", Name: "debug", Version: "4.4.2", Path: "usr/lib/node_modules/debug/package.json"}}
+	critical := inventory.Finding{ID: "CVE-2024-0002", Summary: "a bug", Score: 9.8, Scored: true, Severity: "critical", FixedVersion: "1.2.4",
+		Component: inventory.Component{Ecosystem: "Debian:12", Name: "libfoo", Version: "1.2.3"}}
 	ev, err := json.Marshal(firewall.Evidence{
-		Verdict: policy.Verdict{Result: policy.ResultQuarantine, Reason: "malware"},
+		Verdict: policy.Verdict{Result: policy.ResultQuarantine, Reason: "malware", Matches: []policy.Match{
+			{Policy: "malware", Action: policy.ActionFail, Findings: []inventory.Finding{malware}},
+			{Policy: "cvss-8", Action: policy.ActionFail, Findings: []inventory.Finding{critical}},
+			{Policy: "retired-policy", Action: policy.ActionWarn},
+		}},
 		Findings: []inventory.Finding{
-			{ID: "MAL-2025-0001", Summary: hostile, Malware: true,
-				Component: inventory.Component{Ecosystem: "npm", Name: "debug", Version: "4.4.2"}},
-			{ID: "CVE-2024-0002", Summary: "a bug", Score: 9.8, Scored: true, Severity: "critical", FixedVersion: "1.2.4",
-				Component: inventory.Component{Ecosystem: "Debian:12", Name: "libfoo", Version: "1.2.3"}},
+			malware,
+			critical,
 			{ID: "CVE-2024-0003", Summary: "a small bug", Score: 3.1, Scored: true, Severity: "low",
 				Component: inventory.Component{Ecosystem: "Debian:12", Name: "libbar", Version: "0.1"}},
 		},
@@ -119,6 +187,25 @@ func newEnv(t *testing.T) *env {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The same critical CVE in an image of an audit-mode repository,
+	// which was served, and in the quarantined one.
+	for _, v := range []store.Verdict{
+		{Repo: "docker.io/library/evil", Digest: imageDigest, Result: "quarantine", Vulns: []string{"MAL-2025-0001", "CVE-2024-0002", "CVE-2024-0003"}, JudgedAt: now.Add(-time.Hour)},
+		{Repo: "docker.io/library/audited", Digest: auditedDigest, Result: "audit", Vulns: []string{"CVE-2024-0002"}, JudgedAt: now.Add(-time.Hour), ServedAt: now.Add(-time.Hour)},
+	} {
+		if err := meta.PutVerdict(ctx, v, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, a := range []store.AuditEntry{
+		{At: now.Add(-time.Hour), Actor: "firewall", Action: "violation", Repo: "docker.io/library/audited", Digest: auditedDigest, Details: "result=audit"},
+		{At: now.Add(-50 * time.Minute), Actor: readerUser, Action: "pull", Repo: "docker.io/library/audited", Digest: auditedDigest, Client: "10.0.0.7", Result: "audit"},
+		{At: now.Add(-40 * time.Minute), Actor: readerUser, Action: "pull", Repo: "docker.io/library/audited", Digest: auditedDigest, Client: "10.0.0.7", Result: "audit"},
+	} {
+		if err := meta.AppendAudit(ctx, a); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := meta.AddNote(ctx, e.recordID, store.Note{At: now, By: adminUser, Text: "looked at it: " + hostile}); err != nil {
 		t.Fatal(err)
@@ -154,6 +241,7 @@ func (e *env) browser(t *testing.T) *browser {
 	}
 	return &browser{t: t, e: e, c: &http.Client{
 		Jar:           jar,
+		Transport:     e.client.Transport,
 		Timeout:       30 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}
@@ -635,5 +723,437 @@ func TestStatic(t *testing.T) {
 	}
 	if a := b.get("/ui/static/nope.css"); a.status != http.StatusNotFound {
 		t.Errorf("missing asset = %d, want 404", a.status)
+	}
+}
+
+// pull asks breakwater for a manifest as alice, through the registry's
+// guard, and returns the status.
+func (e *env) pull(t *testing.T, path string) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, e.url+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth(adminUser, adminPass)
+	resp, err := e.client.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// between returns the text of body from the first from up to the next to
+// after it, failing the test if either is missing.
+func between(t *testing.T, body, from, to string) string {
+	t.Helper()
+	i := strings.Index(body, from)
+	if i < 0 {
+		t.Fatalf("page lacks %q", from)
+	}
+	j := strings.Index(body[i:], to)
+	if j < 0 {
+		t.Fatalf("page lacks %q after %q", to, from)
+	}
+	return body[i : i+j]
+}
+
+var tickLabel = regexp.MustCompile(`text-anchor="end"[^>]*>([^<]*)</text>`)
+
+func TestOverview(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	// One answer from each upstream: docker.io reports its pull limit,
+	// down.example refuses the connection and is marked down.
+	if got := e.pull(t, "/v2/library/nothing/manifests/1"); got != http.StatusNotFound {
+		t.Errorf("pull from the stand-in Docker Hub = %d, want 404", got)
+	}
+	if got := e.pull(t, "/v2/down.example/app/manifests/1"); got < 500 {
+		t.Errorf("pull from an upstream that is down = %d, want 5xx", got)
+	}
+	b := e.browser(t)
+	b.login(adminUser, adminPass)
+	a := b.get("/ui/")
+	if a.status != http.StatusOK {
+		t.Fatalf("GET /ui/ = %d\n%s", a.status, a.body)
+	}
+	tiles := between(t, a.body, `class="tiles"`, "</section>")
+	// 10 pulls, 8 hits of 10 lookups, 5 MiB from the cache, 1 MiB fetched,
+	// one violation and one quarantine in the buckets newEnv wrote.
+	for _, want := range []string{">10<", "80.0%", "5.0 MiB", "1.0 MiB", "withheld now"} {
+		if !strings.Contains(tiles, want) {
+			t.Errorf("the totals do not show %q:\n%s", want, tiles)
+		}
+	}
+	charts := between(t, a.body, `class="charts"`, "</section>")
+	for _, want := range []string{"Pulls per hour", "Cache hit rate per hour", "Bytes served per hour", "Violations and quarantines per hour",
+		"<polyline", "<circle", "<rect", "hit rate: 80%", "from cache: 5 MiB", "fetched upstream: 1 MiB", "quarantined: 1"} {
+		if !strings.Contains(charts, want) {
+			t.Errorf("the charts do not show %q", want)
+		}
+	}
+	if n := strings.Count(charts, "<svg viewBox"); n != 4 {
+		t.Errorf("%d charts drawn, want 4", n)
+	}
+	// The axes read as whole pulls, round byte units and percentages.
+	var ticks []string
+	for _, m := range tickLabel.FindAllStringSubmatch(charts, -1) {
+		ticks = append(ticks, m[1])
+	}
+	for _, want := range []string{"8", "4 MiB", "8 MiB", "100%", "50%"} {
+		if !slices.Contains(ticks, want) {
+			t.Errorf("no axis tick %q among %q", want, ticks)
+		}
+	}
+	for _, tick := range ticks {
+		if strings.Contains(tick, ".") {
+			t.Errorf("axis tick %q is a fraction", tick)
+		}
+	}
+
+	ups := between(t, a.body, `id="upstreams"`, "</table>")
+	hubRow := between(t, ups, "docker.io", "</tr>")
+	for _, want := range []string{"(default)", "up", "76 of 100 per 6h00m"} {
+		if !strings.Contains(hubRow, want) {
+			t.Errorf("docker.io's row lacks %q:\n%s", want, hubRow)
+		}
+	}
+	// The breaker marks an upstream down only when revalidating a cached
+	// tag fails (render_internal_test.go shows that state); a failed
+	// fetch shows as the last failure.
+	downRow := between(t, ups, "down.example", "</tr>")
+	if !strings.Contains(downRow, "connection refused") || !strings.Contains(downRow, "not reported") {
+		t.Errorf("down.example's row does not say why its last request failed, and that it reported no limit:\n%s", downRow)
+	}
+	if vdb := between(t, a.body, "<h2>Vulnerability data</h2>", "</section>"); !strings.Contains(vdb, "not loaded") {
+		t.Errorf("the vulnerability data is not said to be missing:\n%s", vdb)
+	}
+
+	if a := b.get("/ui/?range=7d"); a.status != http.StatusOK || !strings.Contains(a.body, `<option value="7d" selected>`) {
+		t.Errorf("GET /ui/?range=7d = %d or the period is not selected", a.status)
+	}
+	if a := b.get("/ui/?range=1y"); a.status != http.StatusBadRequest {
+		t.Errorf("GET /ui/?range=1y = %d, want 400", a.status)
+	}
+}
+
+func TestVulnDBAge(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	b := e.browser(t)
+	b.login(readerUser, readerPass)
+	if tile := between(t, b.get("/ui/").body, `id="vulndb-age"`, "</div>"); !strings.Contains(tile, "not loaded") {
+		t.Errorf("with no data the age tile does not say so:\n%s", tile)
+	}
+	// An import through a second handle, as `breakwater vulndb import`
+	// makes while serve runs.
+	db, err := server.OpenVulnDB(e.data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := vulndb.Import(context.Background(), db, filepath.Join("..", "vulndb", "testdata", "osv", "malicious", "npm")); err != nil {
+		t.Fatalf("import: %v", err)
+	}
+	a := b.get("/ui/")
+	tile := between(t, a.body, `id="vulndb-age"`, "</div>")
+	if !regexp.MustCompile(`>\d+s<`).MatchString(tile) || !strings.Contains(tile, "vulnerability data age") {
+		t.Errorf("the age tile does not give the import's age in seconds:\n%s", tile)
+	}
+	vdb := between(t, a.body, "<h2>Vulnerability data</h2>", "</section>")
+	for _, want := range []string{"ready", "oldest import", "malicious", ">9<"} {
+		if !strings.Contains(vdb, want) {
+			t.Errorf("the vulnerability data section lacks %q:\n%s", want, vdb)
+		}
+	}
+}
+
+// putRecord adds a quarantine record of repo with one finding.
+func (e *env) putRecord(t *testing.T, id, repo string, at time.Time, pol string, f inventory.Finding) {
+	t.Helper()
+	ev, err := json.Marshal(firewall.Evidence{
+		Verdict:  policy.Verdict{Result: policy.ResultQuarantine, Reason: pol},
+		Findings: []inventory.Finding{f},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.meta.PutQuarantine(context.Background(), store.Quarantine{
+		ID: id, Upstream: "docker.io", Repo: repo, Tag: "1", Digest: digest.FromString(id),
+		RequestedAt: at, RequestedBy: readerUser, Policies: []string{pol},
+		Severity: f.Severity, MaxScore: f.Score, Evidence: ev,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+var recordLink = regexp.MustCompile(`href="/ui/quarantine/(q[0-9a-z]+)"`)
+
+// listed returns the record ids a quarantine list page links, in order.
+func listed(body string) []string {
+	var ids []string
+	for _, m := range recordLink.FindAllStringSubmatch(body, -1) {
+		ids = append(ids, m[1])
+	}
+	return ids
+}
+
+func TestQuarantineFilters(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	now := time.Now().UTC()
+	e.putRecord(t, "q0000000000000002", "docker.io/library/old", now.Add(-72*time.Hour), "cvss-8",
+		inventory.Finding{ID: "CVE-2023-1", Score: 8.1, Scored: true, Severity: "high"})
+	e.putRecord(t, "q0000000000000003", "docker.io/library/low", now.Add(-2*time.Hour), "fixable",
+		inventory.Finding{ID: "CVE-2023-2", Score: 2.0, Scored: true, Severity: "low", FixedVersion: "2"})
+	const evil, old, low = "q0000000000000001", "q0000000000000002", "q0000000000000003"
+	b := e.browser(t)
+	b.login(readerUser, readerPass)
+	tests := []struct {
+		query string
+		want  []string
+	}{
+		{"", []string{evil, low, old}},
+		{"?sort=oldest", []string{old, low, evil}},
+		{"?sort=score", []string{evil, old, low}},
+		{"?sort=repo", []string{evil, low, old}},
+		{"?repo=docker.io/library/old", []string{old}},
+		{"?policy=fixable", []string{low}},
+		{"?severity=high", []string{evil, old}},
+		{"?severity=critical", []string{evil}},
+		{"?since=24h", []string{evil, low}},
+		{"?since=" + now.Add(-90*time.Minute).Format(time.RFC3339), []string{evil}},
+		{"?until=2d", []string{old}},
+		{"?since=4d&until=" + now.Add(-30*time.Hour).Format("2006-01-02T15:04"), []string{old}},
+		{"?repo=docker.io/library/none", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			a := b.get("/ui/quarantine" + tt.query)
+			if a.status != http.StatusOK {
+				t.Fatalf("GET = %d\n%s", a.status, a.body)
+			}
+			if got := listed(a.body); !slices.Equal(got, tt.want) {
+				t.Errorf("listed %v, want %v", got, tt.want)
+			}
+		})
+	}
+	for _, q := range []string{"?since=yesterday", "?until=soon", "?severity=dire", "?sort=size", "?offset=-1", "?offset=x", "?since=1d&until=2d"} {
+		if a := b.get("/ui/quarantine" + q); a.status != http.StatusBadRequest || !strings.Contains(a.body, `role="alert"`) {
+			t.Errorf("GET /ui/quarantine%s = %d, want 400 with the error shown", q, a.status)
+		}
+	}
+	// The filters stay filled in, and the selects keep their choice.
+	a := b.get("/ui/quarantine?repo=docker.io/library/old&severity=high&sort=score&until=1h")
+	for _, want := range []string{`value="docker.io/library/old"`, `<option value="high" selected>`, `<option value="score" selected>`, `id="until" name="until" value="1h"`} {
+		if !strings.Contains(a.body, want) {
+			t.Errorf("the filter form lost %q", want)
+		}
+	}
+}
+
+func TestQuarantinePages(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	base := time.Now().UTC().Add(-10 * time.Hour)
+	for i := range 30 {
+		e.putRecord(t, fmt.Sprintf("q1%015d", i), "docker.io/library/many", base.Add(time.Duration(i)*time.Minute), "cvss-8",
+			inventory.Finding{ID: "CVE-2023-1", Score: 8.1, Scored: true, Severity: "high"})
+	}
+	b := e.browser(t)
+	b.login(readerUser, readerPass)
+	a := b.get("/ui/quarantine?repo=docker.io/library/many")
+	if got := listed(a.body); len(got) != 25 || got[0] != "q1000000000000029" || !strings.Contains(a.body, "1–25 of 30") {
+		t.Fatalf("first page lists %d records from %v", len(got), got[:min(1, len(got))])
+	}
+	next := regexp.MustCompile(`href="([^"]+)" rel="next"`).FindStringSubmatch(a.body)
+	if next == nil {
+		t.Fatal("no link to the next page")
+	}
+	a = b.get(strings.ReplaceAll(next[1], "&amp;", "&"))
+	if got := listed(a.body); len(got) != 5 || got[4] != "q1000000000000000" || !strings.Contains(a.body, `rel="prev"`) || strings.Contains(a.body, `rel="next"`) {
+		t.Errorf("second page lists %v", got)
+	}
+}
+
+// rows returns the rows of the table with id, each as its cells' text.
+func rows(t *testing.T, body, id string) [][]string {
+	t.Helper()
+	table := between(t, body, `id="`+id+`"`, "</table>")
+	tbody := between(t, table, "<tbody>", "</tbody>")
+	var out [][]string
+	for _, tr := range strings.Split(tbody, "<tr")[1:] {
+		var cells []string
+		for _, td := range strings.Split(tr, "<td")[1:] {
+			cells = append(cells, strings.TrimSpace(tagRE.ReplaceAllString("<td"+td, " ")))
+		}
+		out = append(out, cells)
+	}
+	return out
+}
+
+var tagRE = regexp.MustCompile(`<[^>]*>`)
+
+func TestQuarantineEvidence(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	b := e.browser(t)
+	b.login(readerUser, readerPass)
+	detail := "/ui/quarantine/" + e.recordID
+	ids := func(query string) []string {
+		var out []string
+		for _, r := range rows(t, b.get(detail+query).body, "findings") {
+			out = append(out, strings.Fields(r[0])[0])
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		query string
+		want  []string
+	}{
+		{"", []string{"MAL-2025-0001", "CVE-2024-0002", "CVE-2024-0003"}},
+		{"?sort=-score", []string{"MAL-2025-0001", "CVE-2024-0002", "CVE-2024-0003"}},
+		{"?sort=score", []string{"CVE-2024-0003", "CVE-2024-0002", "MAL-2025-0001"}},
+		{"?sort=id", []string{"CVE-2024-0002", "CVE-2024-0003", "MAL-2025-0001"}},
+		{"?sort=package", []string{"MAL-2025-0001", "CVE-2024-0003", "CVE-2024-0002"}},
+	} {
+		if got := ids(tt.query); !slices.Equal(got, tt.want) {
+			t.Errorf("findings with %q = %v, want %v", tt.query, got, tt.want)
+		}
+	}
+	a := b.get(detail)
+	// The score header links to the other order, without JavaScript.
+	if !strings.Contains(a.body, `aria-sort="descending"><a href="/ui/quarantine/`+e.recordID+`?sort=score"`) {
+		t.Error("the score column does not link to ascending order")
+	}
+	pkgs := rows(t, a.body, "packages")
+	want := [][]string{
+		{"Debian:12", "libbar", "0.1", "no fix known", "1"},
+		{"Debian:12", "libfoo", "1.2.3", "1.2.4", "1"},
+		{"npm", "debug", "4.4.2", "no fix known", "1"},
+	}
+	if !slices.EqualFunc(pkgs, want, slices.Equal[[]string]) {
+		t.Errorf("packages = %q, want %q", pkgs, want)
+	}
+	mal := rows(t, a.body, "malware")
+	if len(mal) != 1 || mal[0][0] != "MAL-2025-0001" || mal[0][1] != "debug" || mal[0][3] != "usr/lib/node_modules/debug/package.json" {
+		t.Errorf("malware records = %q", mal)
+	}
+	fired := rows(t, a.body, "fired")
+	if len(fired) != 3 {
+		t.Fatalf("fired policies = %q, want 3", fired)
+	}
+	for i, w := range [][]string{
+		{"malware", "fail", "MAL-2025-0001", `{&#34;malware&#34;:true}`},
+		{"cvss-8", "fail", "CVE-2024-0002", `&#34;min_score&#34;:8`},
+		{"retired-policy", "warn", "the image as a whole", "no longer in force"},
+	} {
+		for j, s := range w {
+			if !strings.Contains(fired[i][j], s) {
+				t.Errorf("fired policy %d cell %d = %q, want %q in it", i, j, fired[i][j], s)
+			}
+		}
+	}
+	if !strings.Contains(fired[0][0], "a component or file is known to be malicious") {
+		t.Errorf("the fired policy's description is not shown: %q", fired[0][0])
+	}
+	notes := between(t, a.body, `<ul class="notes">`, "</ul>")
+	if !strings.Contains(notes, adminUser) || !strings.Contains(notes, "looked at it") {
+		t.Errorf("the note is not listed with its author:\n%s", notes)
+	}
+	if a := b.get("/ui/quarantine/qnosuchrecord0000"); a.status != http.StatusNotFound {
+		t.Errorf("unknown record = %d, want 404", a.status)
+	}
+	if a := b.get("/ui/quarantine/bad%20id"); a.status != http.StatusBadRequest {
+		t.Errorf("malformed record id = %d, want 400", a.status)
+	}
+}
+
+func TestViolationsAndExposure(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	b := e.browser(t)
+	b.login(readerUser, readerPass)
+	vs := rows(t, b.get("/ui/violations").body, "violations")
+	want := [][]string{
+		// repository, allowed, audited, quarantined, inspection failed
+		{"docker.io/library/audited", "0", "1", "0", "0"},
+		{"docker.io/library/evil", "0", "0", "1", "0"},
+	}
+	if len(vs) != 2 {
+		t.Fatalf("violations = %q", vs)
+	}
+	for i := range want {
+		if !slices.Equal(vs[i][:5], want[i]) {
+			t.Errorf("violations row %d = %q, want %q", i, vs[i][:5], want[i])
+		}
+	}
+	if vs[0][5] == "–" {
+		t.Error("the audit-mode repository's last violation is not shown")
+	}
+
+	a := b.get("/ui/vulnerabilities?id=CVE-2024-0002")
+	ex := rows(t, a.body, "exposure")
+	if len(ex) != 2 {
+		t.Fatalf("exposure = %q, want both images", ex)
+	}
+	if ex[0][0] != "docker.io/library/audited" || ex[0][2] != "audit" || !strings.Contains(ex[0][3], readerUser+" from 10.0.0.7: 2 pulls") {
+		t.Errorf("audited image row = %q, want bob's two pulls from 10.0.0.7", ex[0])
+	}
+	if ex[1][0] != "docker.io/library/evil" || ex[1][2] != "quarantine" || !strings.Contains(ex[1][3], readerUser) {
+		t.Errorf("quarantined image row = %q", ex[1])
+	}
+	// The quarantined image links to its record, the served one to its audit log.
+	if !strings.Contains(a.body, `href="/ui/quarantine?repo=docker.io%2flibrary%2fevil"`) || !strings.Contains(a.body, "/ui/audit?digest="+strings.Replace(auditedDigest.String(), ":", "%3a", 1)) {
+		t.Errorf("exposure rows do not link to the records and the audit log:\n%s", between(t, a.body, `id="exposure"`, "</table>"))
+	}
+	if a := b.get("/ui/vulnerabilities?id=CVE-1999-0001"); !strings.Contains(a.body, "No judged image carries it") {
+		t.Error("an unknown vulnerability does not say no image carries it")
+	}
+	if a := b.get("/ui/vulnerabilities?id=" + url.QueryEscape("bad id!")); a.status != http.StatusBadRequest {
+		t.Errorf("malformed id = %d, want 400", a.status)
+	}
+}
+
+func TestAuditFilters(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	b := e.browser(t)
+	b.login(readerUser, readerPass)
+	count := func(query string) int {
+		a := b.get("/ui/audit" + query)
+		if a.status != http.StatusOK {
+			t.Fatalf("GET /ui/audit%s = %d\n%s", query, a.status, a.body)
+		}
+		if strings.Contains(a.body, "No entries match") {
+			return 0
+		}
+		return len(rows(t, a.body, "audit"))
+	}
+	for _, tt := range []struct {
+		query string
+		want  int
+	}{
+		{"", 4},
+		{"?user=" + readerUser, 3},
+		{"?user=firewall", 1},
+		{"?repo=docker.io/library/audited", 3},
+		{"?digest=" + imageDigest.String(), 1},
+		{"?digest=" + auditedDigest.String() + "&action=pull", 2},
+		{"?since=45m", 2},
+		{"?until=45m", 2},
+		{"?since=55m&until=45m", 1},
+		{"?user=nobody", 0},
+	} {
+		if got := count(tt.query); got != tt.want {
+			t.Errorf("audit%s lists %d entries, want %d", tt.query, got, tt.want)
+		}
+	}
+	for _, q := range []string{"?digest=sha256:short", "?since=later", "?before=-2", "?since=1h&until=2h"} {
+		if a := b.get("/ui/audit" + q); a.status != http.StatusBadRequest {
+			t.Errorf("GET /ui/audit%s = %d, want 400", q, a.status)
+		}
 	}
 }

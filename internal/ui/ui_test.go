@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -387,7 +388,7 @@ func checkHeaders(t *testing.T, a answer) {
 var (
 	inlineScript = regexp.MustCompile(`<script(?:\s[^>]*)?>[^<]+</script>|<script>`)
 	scriptTag    = regexp.MustCompile(`<script[^>]*>`)
-	styleAttr    = regexp.MustCompile(`(?i)\sstyle\s*=|<style|\son[a-z]+\s*=|javascript:`)
+	styleAttr    = regexp.MustCompile(`(?i)<[a-z][^>]*\s(?:style|on[a-z]+)\s*=|<style|javascript:`)
 	foreignURL   = regexp.MustCompile(`(?i)(src|href)="(https?:)?//`)
 )
 
@@ -1155,5 +1156,274 @@ func TestAuditFilters(t *testing.T) {
 		if a := b.get("/ui/audit" + q); a.status != http.StatusBadRequest {
 			t.Errorf("GET /ui/audit%s = %d, want 400", q, a.status)
 		}
+	}
+}
+
+var postForm = regexp.MustCompile(`(?s)<form method="post" action="([^"]+)"[^>]*>(.*?)</form>`)
+
+// TestEveryFormHasCSRF walks every page as an admin, who sees every form,
+// and requires the session's token in each form that posts.
+func TestEveryFormHasCSRF(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	b := e.browser(t)
+	b.login(adminUser, adminPass)
+	b.get("/ui/tokens")
+	if a := b.post("/ui/tokens", url.Values{"name": {"ci"}, "ttl": {"24h"}}); a.status != http.StatusOK {
+		t.Fatalf("create token = %d", a.status) // so the token list has a revoke form
+	}
+	seen := map[string]bool{}
+	for _, path := range []string{"/ui/", "/ui/quarantine", "/ui/quarantine/" + e.recordID, "/ui/violations", "/ui/audit",
+		"/ui/vulnerabilities?id=CVE-2024-0002", "/ui/policies", "/ui/users", "/ui/tokens", "/ui/password"} {
+		a := b.get(path)
+		if a.status != http.StatusOK {
+			t.Fatalf("GET %s = %d", path, a.status)
+		}
+		for _, m := range postForm.FindAllStringSubmatch(a.body, -1) {
+			seen[m[1]] = true
+			if !strings.Contains(m[2], `<input type="hidden" name="csrf" value="`+b.csrf+`">`) {
+				t.Errorf("%s: the form posting to %s lacks the session's CSRF token", path, m[1])
+			}
+		}
+	}
+	for _, action := range []string{"/ui/logout", "/ui/quarantine/" + e.recordID + "/notes", "/ui/quarantine/" + e.recordID + "/release",
+		"/ui/quarantine/" + e.recordID + "/delete", "/ui/policies", "/ui/users", "/ui/users/delete", "/ui/users/password",
+		"/ui/tokens", "/ui/tokens/revoke", "/ui/password"} {
+		if !seen[action] {
+			t.Errorf("no form posting to %s was found", action)
+		}
+	}
+	// The login form has no session; it carries the double-submit token.
+	login := e.browser(t).get("/ui/login")
+	m := postForm.FindStringSubmatch(login.body)
+	if m == nil || m[1] != "/ui/login" || !regexp.MustCompile(`name="csrf" value="[A-Za-z0-9_-]{43}"`).MatchString(m[2]) {
+		t.Errorf("the login form lacks its CSRF token:\n%s", login.body)
+	}
+	if c := cookie(login, "breakwater_login_csrf"); !strings.Contains(c, "HttpOnly") || !strings.Contains(c, "SameSite=Strict") {
+		t.Errorf("login CSRF cookie %q is not HttpOnly and SameSite=Strict", c)
+	}
+}
+
+// cookie is the Set-Cookie header of a for the cookie name.
+func cookie(a answer, name string) string {
+	for _, sc := range a.header.Values("Set-Cookie") {
+		if strings.HasPrefix(sc, name+"=") {
+			return sc
+		}
+	}
+	return ""
+}
+
+// TestReaderReadOnly: a reader sees the pages without the forms that
+// change something, and the server refuses those changes anyway.
+func TestReaderReadOnly(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	admin := e.browser(t)
+	admin.login(adminUser, adminPass)
+	admin.get("/ui/tokens?user=" + adminUser)
+	if a := admin.post("/ui/tokens", url.Values{"user": {adminUser}, "name": {"admins-token"}, "ttl": {"24h"}}); a.status != http.StatusOK {
+		t.Fatalf("admin's token = %d", a.status)
+	}
+
+	b := e.browser(t)
+	b.login(readerUser, readerPass)
+	detail := b.get("/ui/quarantine/" + e.recordID)
+	for _, s := range []string{`id="release-form"`, `id="delete-form"`, `id="note-form"`, "Release image", "Delete record", "/release", "/delete"} {
+		if strings.Contains(detail.body, s) {
+			t.Errorf("a reader's detail page shows %q", s)
+		}
+	}
+	if a := b.get("/ui/policies"); strings.Contains(a.body, `action="/ui/policies"`) || strings.Contains(a.body, "<textarea") || !strings.Contains(a.body, "malware") {
+		t.Error("a reader's policies page has a form, or does not show the policies")
+	}
+	if a := b.get("/"); strings.Contains(a.body, `href="/ui/users"`) {
+		t.Error("a reader's menu offers Users")
+	}
+	id := e.recordID
+	for _, tt := range []struct {
+		path string
+		form url.Values
+	}{
+		{"/ui/quarantine/" + id + "/notes", url.Values{"text": {"x"}}},
+		{"/ui/quarantine/" + id + "/release", url.Values{"reason": {"x"}, "confirm": {"yes"}}},
+		{"/ui/quarantine/" + id + "/delete", url.Values{"reason": {"x"}, "confirm": {"yes"}}},
+		{"/ui/policies", url.Values{"policies": {"[]"}}},
+		{"/ui/users", url.Values{"name": {"eve"}, "role": {"admin"}, "password": {"eve-password-123"}}},
+		{"/ui/users/delete", url.Values{"name": {adminUser}, "confirm": {"yes"}}},
+		{"/ui/users/password", url.Values{"name": {adminUser}, "password": {"taken-over-123"}}},
+		{"/ui/tokens", url.Values{"user": {adminUser}, "name": {"x"}, "ttl": {"24h"}}},
+		{"/ui/tokens/revoke", url.Values{"user": {adminUser}, "name": {"admins-token"}}},
+	} {
+		if a := b.post(tt.path, tt.form); a.status != http.StatusForbidden {
+			t.Errorf("reader POST %s = %d, want 403", tt.path, a.status)
+		}
+	}
+	for _, path := range []string{"/ui/users", "/ui/tokens?user=" + adminUser} {
+		if a := b.get(path); a.status != http.StatusForbidden {
+			t.Errorf("reader GET %s = %d, want 403", path, a.status)
+		}
+	}
+	// Nothing changed.
+	a := admin.get("/ui/quarantine/" + id)
+	if !strings.Contains(a.body, "withheld") || strings.Count(a.body, `<p class="note-text">`) != 1 {
+		t.Error("the record changed under the reader's refused posts")
+	}
+	if a := admin.get("/ui/tokens?user=" + adminUser); !strings.Contains(a.body, "admins-token") {
+		t.Error("the admin's token is gone")
+	}
+	e.browser(t).login(adminUser, adminPass) // the password is unchanged
+}
+
+func TestTokensOfOthers(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	admin := e.browser(t)
+	admin.login(adminUser, adminPass)
+	a := admin.get("/ui/tokens?user=" + readerUser)
+	if !strings.Contains(a.body, "Tokens of "+readerUser) || !strings.Contains(a.body, `<input type="hidden" name="user" value="`+readerUser+`">`) {
+		t.Fatal("the admin does not see bob's tokens and a form to make one")
+	}
+	a = admin.post("/ui/tokens", url.Values{"user": {readerUser}, "name": {"bobs-ci"}, "ttl": {"720h"}})
+	secret := regexp.MustCompile(`id="secret" readonly value="(bw_[^"]+)"`).FindStringSubmatch(a.body)
+	if a.status != http.StatusOK || secret == nil || !strings.Contains(a.body, "bobs-ci</strong> of "+readerUser) {
+		t.Fatalf("admin makes bob a token = %d\n%s", a.status, a.body)
+	}
+	// The secret works for bob, once shown: reading the list again does
+	// not show it.
+	if a := admin.get("/ui/tokens?user=" + readerUser); strings.Contains(a.body, secret[1]) || !strings.Contains(a.body, "bobs-ci") {
+		t.Error("the token list shows the secret again or lacks the token")
+	}
+	reader := e.browser(t)
+	reader.login(readerUser, readerPass)
+	if a := reader.get("/ui/tokens"); !strings.Contains(a.body, "bobs-ci") || strings.Contains(a.body, `id="who"`) {
+		t.Error("bob does not see his token, or is offered other users' tokens")
+	}
+	if a := admin.post("/ui/tokens/revoke", url.Values{"user": {readerUser}, "name": {"bobs-ci"}}); a.status != http.StatusSeeOther {
+		t.Errorf("admin revokes bob's token = %d", a.status)
+	}
+	if a := reader.get("/ui/tokens"); strings.Contains(a.body, "bobs-ci") {
+		t.Error("the revoked token is still listed")
+	}
+	if a := admin.post("/ui/tokens", url.Values{"user": {readerUser}, "name": {"x"}, "ttl": {"forever"}}); a.status != http.StatusBadRequest {
+		t.Errorf("a token with a made-up lifetime = %d, want 400", a.status)
+	}
+}
+
+func TestSecureCookies(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		o    envOptions
+	}{
+		{"https public_url", envOptions{publicURL: "https://registry.example.com"}},
+		{"tls", envOptions{tls: true}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnvWith(t, tt.o)
+			b := e.browser(t)
+			login := b.get("/ui/login")
+			if c := cookie(login, "breakwater_login_csrf"); !strings.Contains(c, "; Secure") {
+				t.Errorf("login CSRF cookie %q is not Secure", c)
+			}
+			// Over plain HTTP the jar would not send a Secure cookie back,
+			// so the form's token goes along by hand.
+			req, _ := http.NewRequest(http.MethodPost, e.url+"/ui/login", strings.NewReader(url.Values{
+				"csrf": {b.csrf}, "user": {adminUser}, "password": {adminPass}}.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.AddCookie(&http.Cookie{Name: "breakwater_login_csrf", Value: b.csrf})
+			resp, err := b.c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusSeeOther {
+				t.Fatalf("login = %d", resp.StatusCode)
+			}
+			c := cookie(answer{header: resp.Header}, auth.SessionCookie)
+			for _, attr := range []string{"HttpOnly", "SameSite=Strict", "Secure", "Path=/"} {
+				if !strings.Contains(c, attr) {
+					t.Errorf("session cookie %q lacks %s", c, attr)
+				}
+			}
+		})
+	}
+}
+
+// TestHostileNames: a repository name, a note, a filter and an id that
+// carry markup come out escaped on every page that shows them.
+func TestHostileNames(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	const repo = `docker.io/library/<script>alert("repo")</script>`
+	ctx := context.Background()
+	now := time.Now().UTC()
+	e.putRecord(t, "q0000000000000666", repo, now, "malware", inventory.Finding{ID: "MAL-1", Malware: true, Summary: hostile})
+	if err := e.meta.PutVerdict(ctx, store.Verdict{Repo: repo, Digest: digest.FromString("q0000000000000666"), Result: "audit",
+		Vulns: []string{"MAL-1"}, JudgedAt: now}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.meta.AppendAudit(ctx, store.AuditEntry{At: now, Actor: `<img src=x onerror=alert(1)>`, Action: "pull", Repo: repo,
+		Digest: digest.FromString("q0000000000000666"), Client: "127.0.0.1", Result: "audit", Details: hostile}); err != nil {
+		t.Fatal(err)
+	}
+	b := e.browser(t)
+	b.login(adminUser, adminPass)
+	b.get("/ui/quarantine/q0000000000000666")
+	if a := b.post("/ui/quarantine/q0000000000000666/notes", url.Values{"text": {`</textarea><script>alert("note")</script>`}}); a.status != http.StatusSeeOther {
+		t.Fatalf("add note = %d", a.status)
+	}
+	for _, path := range []string{
+		"/ui/quarantine", "/ui/quarantine/q0000000000000666", "/ui/violations", "/ui/audit", "/ui/vulnerabilities?id=MAL-1",
+		"/ui/quarantine?repo=" + url.QueryEscape(repo), "/ui/audit?repo=" + url.QueryEscape(repo) + "&user=" + url.QueryEscape(`"><script>x</script>`),
+		"/ui/vulnerabilities?id=" + url.QueryEscape(`<script>alert("id")</script>`),
+		"/ui/quarantine?since=" + url.QueryEscape(`<script>`),
+	} {
+		a := b.get(path)
+		if a.status != http.StatusOK && a.status != http.StatusBadRequest {
+			t.Errorf("GET %s = %d", path, a.status)
+		}
+		for _, bad := range []string{"<script>alert", "<img src=x", `"><script>`, "</textarea><script>"} {
+			if strings.Contains(a.body, bad) {
+				t.Errorf("GET %s shows %q unescaped", path, bad)
+			}
+		}
+		if !strings.Contains(a.body, "&lt;script&gt;") && !strings.Contains(a.body, "%3cscript%3e") {
+			t.Errorf("GET %s does not show the hostile text escaped", path)
+		}
+		checkCSPCompliant(t, a.body)
+	}
+}
+
+func TestLoginRetryAfter(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	b := e.browser(t)
+	b.get("/ui/login")
+	for range 3 {
+		b.post("/ui/login", url.Values{"user": {adminUser}, "password": {"wrong"}})
+	}
+	a := b.post("/ui/login", url.Values{"user": {adminUser}, "password": {adminPass}})
+	if a.status != http.StatusTooManyRequests {
+		t.Fatalf("login after 3 failures = %d, want 429", a.status)
+	}
+	if n, err := strconv.Atoi(a.header.Get("Retry-After")); err != nil || n < 1 || n > 60 {
+		t.Errorf("Retry-After = %q, want 1..60 seconds", a.header.Get("Retry-After"))
+	}
+	if !strings.Contains(a.body, `role="alert"`) || !strings.Contains(a.body, `name="password"`) {
+		t.Error("the refusal is not a login page with the error")
+	}
+
+	// Guessing the current password on the password page counts too.
+	s := e.browser(t)
+	s.login(readerUser, readerPass)
+	s.get("/ui/password")
+	var last answer
+	for range 4 {
+		last = s.post("/ui/password", url.Values{"current": {"guess"}, "password": {"new-password-123"}, "confirm": {"new-password-123"}})
+	}
+	if last.status != http.StatusTooManyRequests {
+		t.Errorf("fourth wrong current password = %d, want 429", last.status)
 	}
 }

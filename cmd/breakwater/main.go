@@ -11,12 +11,15 @@
 //	breakwater quarantine list|show|release|delete|note [--data DIR] ...
 //	breakwater audit [--data DIR] [--repo R] [--digest D] [--action A]
 //	breakwater vulndb import|status [--data DIR] ...
+//	breakwater user add|list|passwd|delete [--data DIR] ...
+//	breakwater token create|list|revoke [--data DIR] ...
 //	breakwater version
 //
 // Every command takes --config FILE. Commands that work on local state
-// (scan, quarantine, audit, vulndb) open the stores under --data, the same ones
-// serve uses, so a release or an import is in force on a running server at
-// once. docs/firewall.md describes the firewall and these commands.
+// (scan, quarantine, audit, vulndb, user, token) open the stores under
+// --data, the same ones serve uses, so a release or an import is in force
+// on a running server at once. docs/firewall.md describes the firewall and
+// these commands, docs/access.md users and tokens.
 //
 // With no flags and no file, serve listens on 127.0.0.1:5000, keeps its
 // data in ./data and proxies Docker Hub. docs/configuration.md lists every

@@ -42,6 +42,8 @@ func newRootCmd(stdout, stderr io.Writer, environ []string) *cobra.Command {
 		newQuarantineCmd(stdout, load),
 		newScanCmd(stdout, load),
 		newAuditCmd(stdout, load),
+		newUserCmd(stdout, stderr, load),
+		newTokenCmd(stdout, stderr, load),
 		newVersionCmd(stdout),
 	)
 	return root

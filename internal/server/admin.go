@@ -1,8 +1,11 @@
 package server
 
 import (
+	"fmt"
 	"log/slog"
 
+	"breakwater/internal/admin"
+	"breakwater/internal/auth"
 	"breakwater/internal/config"
 	"breakwater/internal/firewall"
 	"breakwater/internal/telemetry"
@@ -42,6 +45,28 @@ func OpenAdmin(c config.Config, log *slog.Logger) (_ *Admin, err error) {
 		return nil, err
 	}
 	return &Admin{Firewall: fw, s: s}, nil
+}
+
+// Accounts returns the access control and the administration facade over
+// the same stores, for the user and token commands. They are built on the
+// first call: auth.New hashes a password, which the other commands need not
+// wait for.
+func (a *Admin) Accounts() (*auth.Service, *admin.Service, error) {
+	if a.s.admin == nil {
+		as, err := auth.New(auth.Options{
+			Store: a.s.meta, Logger: a.s.log,
+			SessionTTL: a.s.config.Auth.SessionTTL, LoginLimit: a.s.config.Auth.LoginLimit,
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("open access control: %w", err)
+		}
+		a.s.auth = as
+		a.s.admin = admin.New(admin.Options{
+			Auth: as, Firewall: a.Firewall, Meta: a.s.meta, Records: a.s.meta,
+			VulnDB: a.s.vulndb, Config: a.s.config, Logger: a.s.log,
+		})
+	}
+	return a.s.auth, a.s.admin, nil
 }
 
 // Close closes the firewall and the stores.

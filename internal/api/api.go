@@ -15,8 +15,10 @@
 //
 // Answers are JSON with Cache-Control: no-store; errors are
 // {"error":{"code":"NOT_FOUND","message":"..."}} with 400, 401, 403, 404,
-// 405, 409, 413 or 429, and 500 only for a failure of breakwater itself.
-// Bodies are limited to 1 MiB and may carry no unknown field.
+// 405, 409, 413, 415 or 429, and 500 only for a failure of breakwater
+// itself. Bodies are JSON (Content-Type application/json), limited to 1 MiB
+// and may carry no unknown field; a query parameter a route does not take
+// is refused too.
 //
 // Files: api.go holds the routes and the middleware, handlers.go one
 // handler per route, wire.go the JSON shapes and decoding, errors.go the
@@ -25,11 +27,14 @@ package api
 
 import (
 	"crypto/subtle"
+	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"breakwater/internal/admin"
 	"breakwater/internal/auth"
+	"breakwater/internal/store"
 	"breakwater/internal/telemetry"
 )
 
@@ -60,35 +65,50 @@ const (
 )
 
 // route is one operation; the OpenAPI document lists exactly these.
+// params are the query parameters it takes: any other is refused, so a
+// misspelt filter is an error rather than a silently unfiltered answer.
 type route struct {
 	method, path string
 	access       access
+	params       []string
 	handle       func(*handler, *http.Request, auth.Principal) (int, any, error)
 }
 
+// Query parameters of the routes that take some.
+var (
+	quarantineParams = []string{"repository", "policy", "severity", "since", "until", "sort", "offset", "limit"}
+	auditParams      = []string{"since", "until", "user", "repository", "digest", "action", "before", "limit"}
+	statsParams      = []string{"since"}
+)
+
 // routes is the API. A test holds the OpenAPI document to it.
 var routes = []route{
-	{"GET", "/api/v1/openapi.json", anyone, (*handler).openAPI},
-	{"GET", "/api/v1/me", reader, (*handler).me},
-	{"GET", "/api/v1/quarantine", reader, (*handler).quarantines},
-	{"GET", "/api/v1/quarantine/{id}", reader, (*handler).quarantine},
-	{"DELETE", "/api/v1/quarantine/{id}", adminOnly, (*handler).deleteQuarantine},
-	{"POST", "/api/v1/quarantine/{id}/delete", adminOnly, (*handler).deleteQuarantine},
-	{"POST", "/api/v1/quarantine/{id}/release", adminOnly, (*handler).release},
-	{"POST", "/api/v1/quarantine/{id}/notes", adminOnly, (*handler).addNote},
-	{"GET", "/api/v1/audit", reader, (*handler).audit},
-	{"GET", "/api/v1/violations", reader, (*handler).violations},
-	{"GET", "/api/v1/vulnerabilities/{id}/images", reader, (*handler).exposure},
-	{"GET", "/api/v1/repositories", reader, (*handler).repositories},
-	{"GET", "/api/v1/vulndb", reader, (*handler).vulnDB},
-	{"GET", "/api/v1/stats", reader, (*handler).stats},
-	{"GET", "/api/v1/users", adminOnly, (*handler).users},
-	{"POST", "/api/v1/users", adminOnly, (*handler).addUser},
-	{"DELETE", "/api/v1/users/{name}", adminOnly, (*handler).deleteUser},
-	{"PUT", "/api/v1/users/{name}/password", selfOnly, (*handler).setPassword},
-	{"GET", "/api/v1/users/{name}/tokens", selfOnly, (*handler).tokens},
-	{"POST", "/api/v1/users/{name}/tokens", selfOnly, (*handler).createToken},
-	{"DELETE", "/api/v1/users/{name}/tokens/{token}", selfOnly, (*handler).revokeToken},
+	{"GET", "/api/v1/openapi.json", anyone, nil, (*handler).openAPI},
+	{"GET", "/api/v1/me", reader, nil, (*handler).me},
+	{"GET", "/api/v1/quarantine", reader, quarantineParams, (*handler).quarantines},
+	{"GET", "/api/v1/quarantine/{id}", reader, nil, (*handler).quarantine},
+	{"DELETE", "/api/v1/quarantine/{id}", adminOnly, nil, (*handler).deleteQuarantine},
+	{"POST", "/api/v1/quarantine/{id}/delete", adminOnly, nil, (*handler).deleteQuarantine},
+	{"POST", "/api/v1/quarantine/{id}/release", adminOnly, nil, (*handler).release},
+	{"POST", "/api/v1/quarantine/{id}/notes", adminOnly, nil, (*handler).addNote},
+	{"GET", "/api/v1/audit", reader, auditParams, (*handler).audit},
+	{"GET", "/api/v1/violations", reader, nil, (*handler).violations},
+	{"GET", "/api/v1/vulnerabilities/{id}/images", reader, nil, (*handler).exposure},
+	{"GET", "/api/v1/policies", reader, nil, (*handler).policies},
+	// TODO: DELETE /api/v1/policies to return to the configuration's, once
+	// the facade offers the firewall's ResetPolicies.
+	{"PUT", "/api/v1/policies", adminOnly, nil, (*handler).setPolicies},
+	{"GET", "/api/v1/repositories", reader, nil, (*handler).repositories},
+	{"GET", "/api/v1/upstreams", reader, nil, (*handler).upstreams},
+	{"GET", "/api/v1/vulndb", reader, nil, (*handler).vulnDB},
+	{"GET", "/api/v1/stats", reader, statsParams, (*handler).stats},
+	{"GET", "/api/v1/users", adminOnly, nil, (*handler).users},
+	{"POST", "/api/v1/users", adminOnly, nil, (*handler).addUser},
+	{"DELETE", "/api/v1/users/{name}", adminOnly, nil, (*handler).deleteUser},
+	{"PUT", "/api/v1/users/{name}/password", selfOnly, nil, (*handler).setPassword},
+	{"GET", "/api/v1/users/{name}/tokens", selfOnly, nil, (*handler).tokens},
+	{"POST", "/api/v1/users/{name}/tokens", selfOnly, nil, (*handler).createToken},
+	{"DELETE", "/api/v1/users/{name}/tokens/{token}", selfOnly, nil, (*handler).revokeToken},
 }
 
 type handler struct {
@@ -168,10 +188,14 @@ func (h *handler) serve(rt route) http.Handler {
 				h.fail(w, r, err)
 				return
 			}
+			if err := checkParams(r, rt.params); err != nil {
+				h.fail(w, r, err)
+				return
+			}
 		}
 		status, body, err := rt.handle(h, r.WithContext(auth.WithPrincipal(r.Context(), p)), p)
 		if err != nil {
-			h.fail(w, r, err)
+			h.fail(w, r, afterAuth(err))
 			return
 		}
 		writeJSON(w, status, body)
@@ -209,4 +233,14 @@ func (h *handler) checkCSRF(r *http.Request, p auth.Principal) error {
 		return errorf(http.StatusForbidden, "CSRF", "a change made with a session cookie needs the session's CSRF token in "+CSRFHeader)
 	}
 	return nil
+}
+
+// afterAuth keeps a handler's error from being taken for the caller's bad
+// credentials: auth says a user that is gone is both ErrBadCredentials
+// and store.ErrNotFound, which for a user named in the path is a 404.
+func afterAuth(err error) error {
+	if errors.Is(err, auth.ErrBadCredentials) && errors.Is(err, store.ErrNotFound) {
+		return errorf(http.StatusNotFound, "NOT_FOUND", "%s", strings.TrimPrefix(err.Error(), auth.ErrBadCredentials.Error()+": "))
+	}
+	return err
 }

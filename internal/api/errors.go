@@ -9,6 +9,7 @@ import (
 
 	"breakwater/internal/admin"
 	"breakwater/internal/auth"
+	"breakwater/internal/firewall"
 	"breakwater/internal/store"
 	"breakwater/internal/telemetry"
 )
@@ -59,7 +60,8 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusUnauthorized, "UNAUTHORIZED", "missing or invalid credentials: send a session cookie, a Bearer API token or Basic credentials")
 	case errors.Is(err, admin.ErrForbidden):
 		writeError(w, http.StatusForbidden, "FORBIDDEN", err.Error())
-	case errors.Is(err, admin.ErrInvalid), errors.Is(err, auth.ErrInvalid):
+	case errors.Is(err, admin.ErrInvalid), errors.Is(err, auth.ErrInvalid),
+		errors.Is(err, firewall.ErrInvalid), errors.Is(err, store.ErrInvalidFilter):
 		writeError(w, http.StatusBadRequest, "INVALID", err.Error())
 	case errors.Is(err, store.ErrNotFound):
 		writeError(w, http.StatusNotFound, "NOT_FOUND", err.Error())

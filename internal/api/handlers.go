@@ -1,11 +1,15 @@
 package api
 
 import (
+	"math"
 	"net/http"
+	"strings"
 	"time"
 
 	"breakwater/internal/admin"
 	"breakwater/internal/auth"
+	"breakwater/internal/policy"
+	"breakwater/internal/store"
 )
 
 // Each handler returns the status and value to answer with, or an error
@@ -20,12 +24,12 @@ func (h *handler) quarantines(r *http.Request, _ auth.Principal) (int, any, erro
 	aq := admin.QuarantineQuery{
 		Repo:     q.str("repository"),
 		Policy:   q.str("policy"),
-		Severity: q.str("severity"),
+		Severity: q.oneOf("severity", store.Severities...),
 		Since:    q.time("since"),
 		Until:    q.time("until"),
-		Sort:     q.str("sort"),
-		Offset:   int(q.int("offset")),
-		Limit:    int(q.int("limit")),
+		Sort:     q.oneOf("sort", admin.SortNewest, admin.SortOldest, admin.SortScore, admin.SortRepo),
+		Offset:   int(q.int("offset", math.MaxInt32)),
+		Limit:    int(q.int("limit", admin.MaxLimit)),
 	}
 	if q.err != nil {
 		return 0, nil, q.err
@@ -70,6 +74,8 @@ func (h *handler) addNote(r *http.Request, p auth.Principal) (int, any, error) {
 	return http.StatusCreated, rec, err
 }
 
+// TODO: a client= filter, as the CLI has; admin.AuditQuery has no field
+// for it yet.
 func (h *handler) audit(r *http.Request, _ auth.Principal) (int, any, error) {
 	q := newQuery(r)
 	aq := admin.AuditQuery{
@@ -79,8 +85,8 @@ func (h *handler) audit(r *http.Request, _ auth.Principal) (int, any, error) {
 		Repo:   q.str("repository"),
 		Digest: q.digest("digest"),
 		Action: q.str("action"),
-		Before: q.int("before"),
-		Limit:  int(q.int("limit")),
+		Before: q.int("before", math.MaxInt64),
+		Limit:  int(q.int("limit", admin.MaxLimit)),
 	}
 	if q.err != nil {
 		return 0, nil, q.err
@@ -98,7 +104,57 @@ func (h *handler) audit(r *http.Request, _ auth.Principal) (int, any, error) {
 
 func (h *handler) repositories(r *http.Request, _ auth.Principal) (int, any, error) {
 	repos, err := h.admin.Repositories(r.Context())
-	return http.StatusOK, repos, err
+	if err != nil {
+		return 0, nil, err
+	}
+	healthy := map[string]bool{}
+	for _, u := range h.admin.Upstreams(r.Context()) {
+		healthy[u.Name] = u.Healthy
+	}
+	out := make([]repositoryJSON, len(repos))
+	for i, repo := range repos {
+		out[i] = repositoryJSON{Repository: repo}
+		if ok, known := healthy[repo.Upstream]; known {
+			out[i].UpstreamHealthy = &ok
+		}
+	}
+	return http.StatusOK, out, nil
+}
+
+func (h *handler) upstreams(r *http.Request, _ auth.Principal) (int, any, error) {
+	return http.StatusOK, h.admin.Upstreams(r.Context()), nil
+}
+
+func (h *handler) policies(r *http.Request, _ auth.Principal) (int, any, error) {
+	set, err := h.admin.Policies(r.Context())
+	if err != nil {
+		return 0, nil, err
+	}
+	if set == nil {
+		set = policy.Set{}
+	}
+	return http.StatusOK, policiesJSON{Policies: &set}, nil
+}
+
+// setPolicies replaces the policies in force. It validates them here too,
+// to answer with every problem by its key path rather than the firewall's
+// wrapped error.
+func (h *handler) setPolicies(r *http.Request, p auth.Principal) (int, any, error) {
+	var body policiesJSON
+	if err := decode(r, &body); err != nil {
+		return 0, nil, err
+	}
+	if body.Policies == nil {
+		return 0, nil, errorf(http.StatusBadRequest, "INVALID", `the body needs "policies", a list; send [] for none`)
+	}
+	if err := body.Policies.Validate(); err != nil {
+		return 0, nil, errorf(http.StatusBadRequest, "INVALID", "the policies are invalid: %s",
+			strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
+	if err := h.admin.SetPolicies(r.Context(), p, *body.Policies); err != nil {
+		return 0, nil, err
+	}
+	return h.policies(r, p)
 }
 
 func (h *handler) vulnDB(r *http.Request, _ auth.Principal) (int, any, error) {

@@ -83,3 +83,61 @@ func TestOpenAPIRefs(t *testing.T) {
 		t.Errorf("$refs to missing components: %v", slices.Compact(missing))
 	}
 }
+
+// TestOpenAPIParamsAndErrors holds each operation's query parameters to
+// the ones its route takes, and its documented errors to what the
+// middleware can answer: 400, 401 and 429 for every authenticated route,
+// 403 where a role is needed, 413 and 415 where a body is read.
+func TestOpenAPIParamsAndErrors(t *testing.T) {
+	type op struct {
+		Parameters []struct {
+			Name string `json:"name"`
+			In   string `json:"in"`
+		} `json:"parameters"`
+		RequestBody json.RawMessage            `json:"requestBody"`
+		Responses   map[string]json.RawMessage `json:"responses"`
+	}
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(OpenAPI(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, rt := range routes {
+		raw := doc.Paths[rt.path][strings.ToLower(rt.method)]
+		if raw == nil {
+			continue // TestOpenAPIMatchesRoutes reports it
+		}
+		var o op
+		if err := json.Unmarshal(raw, &o); err != nil {
+			t.Fatalf("%s %s: %v", rt.method, rt.path, err)
+		}
+		var query []string
+		for _, p := range o.Parameters {
+			if p.In == "query" {
+				query = append(query, p.Name)
+			}
+		}
+		want := slices.Clone(rt.params)
+		slices.Sort(query)
+		slices.Sort(want)
+		if !slices.Equal(query, want) {
+			t.Errorf("%s %s documents query parameters %v; the route takes %v", rt.method, rt.path, query, want)
+		}
+		if rt.access == anyone {
+			continue
+		}
+		codes := []string{"400", "401", "429"}
+		if rt.access == adminOnly || rt.access == selfOnly {
+			codes = append(codes, "403")
+		}
+		if o.RequestBody != nil {
+			codes = append(codes, "413", "415")
+		}
+		for _, c := range codes {
+			if o.Responses[c] == nil {
+				t.Errorf("%s %s does not document %s", rt.method, rt.path, c)
+			}
+		}
+	}
+}

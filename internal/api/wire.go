@@ -5,15 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 
+	"breakwater/internal/admin"
 	"breakwater/internal/auth"
 	"breakwater/internal/oci"
+	"breakwater/internal/policy"
 	"breakwater/internal/store"
 )
 
@@ -57,23 +63,44 @@ type createdTokenJSON struct {
 }
 
 type auditEntryJSON struct {
-	ID      int64         `json:"id"`
-	At      time.Time     `json:"at"`
-	Actor   string        `json:"actor"`
-	Action  string        `json:"action"`
-	Repo    string        `json:"repository,omitempty"`
-	Digest  digest.Digest `json:"digest,omitempty"`
-	Details string        `json:"details,omitempty"`
+	ID     int64         `json:"id"`
+	At     time.Time     `json:"at"`
+	Actor  string        `json:"actor"`
+	Action string        `json:"action"`
+	Repo   string        `json:"repository,omitempty"`
+	Digest digest.Digest `json:"digest,omitempty"`
+	// Client and Result say where a pull came from and how it was
+	// answered.
+	Client  string `json:"client,omitempty"`
+	Result  string `json:"result,omitempty"`
+	Details string `json:"details,omitempty"`
 }
 
 func auditOut(e store.AuditEntry) auditEntryJSON {
-	return auditEntryJSON{ID: e.ID, At: e.At, Actor: e.Actor, Action: e.Action, Repo: e.Repo, Digest: e.Digest, Details: e.Details}
+	return auditEntryJSON{ID: e.ID, At: e.At, Actor: e.Actor, Action: e.Action, Repo: e.Repo, Digest: e.Digest,
+		Client: e.Client, Result: e.Result, Details: e.Details}
 }
 
 type auditPageJSON struct {
 	Items []auditEntryJSON `json:"items"`
 	// Next is the before= of the next page; absent on the last.
 	Next int64 `json:"next,omitempty"`
+}
+
+// policiesJSON is the policies in force, as GET answers and PUT takes
+// them, so an answer can be edited and sent back as it is.
+type policiesJSON struct {
+	// Policies is a pointer so that a body without it is refused rather
+	// than taken for "no policies".
+	Policies *policy.Set `json:"policies"`
+}
+
+// repositoryJSON adds what the facade knows of the repository's upstream.
+type repositoryJSON struct {
+	admin.Repository
+	// UpstreamHealthy is absent when no configured upstream has the name,
+	// such as one removed from the configuration since.
+	UpstreamHealthy *bool `json:"upstream_healthy,omitempty"`
 }
 
 // Request bodies.
@@ -103,7 +130,16 @@ type newTokenJSON struct {
 }
 
 // decode reads one JSON value into v: no unknown fields, nothing after it.
+// A body labelled as anything but JSON is refused before it is read; an
+// unlabelled one is taken as JSON, as simple clients send none.
 func decode(r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return errorf(http.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE",
+				"the body must be JSON with Content-Type: application/json, not %q", ct)
+		}
+	}
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -118,6 +154,28 @@ func decode(r *http.Request, v any) error {
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return errorf(http.StatusBadRequest, "INVALID", "the body holds more than one JSON value")
+	}
+	return nil
+}
+
+// checkParams refuses a query that does not parse, names a parameter the
+// route does not take, or gives one twice.
+func checkParams(r *http.Request, allowed []string) error {
+	v, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return errorf(http.StatusBadRequest, "INVALID", "malformed query string: %v", err)
+	}
+	// In order, so the same query always names the same parameter.
+	for _, name := range slices.Sorted(maps.Keys(v)) {
+		vals := v[name]
+		switch {
+		case !slices.Contains(allowed, name) && len(allowed) == 0:
+			return errorf(http.StatusBadRequest, "INVALID", "unknown query parameter %q: this route takes none", name)
+		case !slices.Contains(allowed, name):
+			return errorf(http.StatusBadRequest, "INVALID", "unknown query parameter %q: this route takes %s", name, strings.Join(allowed, ", "))
+		case len(vals) > 1:
+			return errorf(http.StatusBadRequest, "INVALID", "query parameter %s is given %d times; give it once", name, len(vals))
+		}
 	}
 	return nil
 }
@@ -151,18 +209,34 @@ func (q *query) time(name string) time.Time {
 	return t
 }
 
-// int reads a non-negative integer; absent is 0.
-func (q *query) int(name string) int64 {
+// int reads an integer from 0 to most; absent is 0.
+func (q *query) int(name string, most int64) int64 {
 	s := q.v.Get(name)
 	if s == "" {
 		return 0
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 0 {
-		q.bad(name, "%q is not a non-negative integer", s)
+	if err != nil || n < 0 || n > most {
+		q.bad(name, "%q is not an integer from 0 to %d", s, most)
 		return 0
 	}
 	return n
+}
+
+// oneOf reads a word that must be one of choices, compared without
+// regard to case; absent is "".
+func (q *query) oneOf(name string, choices ...string) string {
+	s := q.v.Get(name)
+	if s == "" {
+		return ""
+	}
+	for _, c := range choices {
+		if strings.EqualFold(s, c) {
+			return c
+		}
+	}
+	q.bad(name, "%q is not one of %s", s, strings.Join(choices, ", "))
+	return ""
 }
 
 // digest reads an image digest; absent is "".

@@ -782,7 +782,7 @@ func TestOverview(t *testing.T) {
 	tiles := between(t, a.body, `class="tiles"`, "</section>")
 	// 10 pulls, 8 hits of 10 lookups, 5 MiB from the cache, 1 MiB fetched,
 	// one violation and one quarantine in the buckets newEnv wrote.
-	for _, want := range []string{">10<", "80.0%", "5.0 MiB", "1.0 MiB", "withheld now"} {
+	for _, want := range []string{">10<", "80.0%", "5.0 MiB", "1.0 MiB", "quarantine records"} {
 		if !strings.Contains(tiles, want) {
 			t.Errorf("the totals do not show %q:\n%s", want, tiles)
 		}

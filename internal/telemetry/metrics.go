@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"strconv"
 	"sync"
 	"time"
@@ -39,6 +40,7 @@ type Metrics struct {
 	upstreamDuration    *prometheus.HistogramVec
 	upstreamErrors      *prometheus.CounterVec
 	upstreamRateLimited *prometheus.CounterVec
+	upstreamReceived    *prometheus.CounterVec
 
 	inspections        *prometheus.CounterVec
 	inspectionDuration prometheus.Histogram
@@ -149,6 +151,10 @@ func NewMetrics() *Metrics {
 		Name: "breakwater_upstream_rate_limited_total",
 		Help: "Upstream requests answered 429 Too Many Requests.",
 	}, []string{"upstream"})
+	m.upstreamReceived = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "breakwater_upstream_received_bytes_total",
+		Help: "Body bytes read from upstream registries' answers, whoever asked: a client or the firewall.",
+	}, []string{"upstream"})
 	m.inspections = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "breakwater_firewall_inspections_total",
 		Help: "Image inspections that ended, by result: ok, failed or error.",
@@ -172,7 +178,7 @@ func NewMetrics() *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.httpRequests, m.httpDuration,
 		m.cacheRequests, m.servedBytes, m.pulls,
-		m.upstreamRequests, m.upstreamDuration, m.upstreamErrors, m.upstreamRateLimited,
+		m.upstreamRequests, m.upstreamDuration, m.upstreamErrors, m.upstreamRateLimited, m.upstreamReceived,
 		m.inspections, m.inspectionDuration, m.verdicts,
 		m.collectErrors,
 		scrapeCollector{m},
@@ -304,6 +310,9 @@ func (m *Metrics) ServedBytes(upstream, source string, n int64) {
 		return
 	}
 	m.servedBytes.WithLabelValues(upstream, source).Add(float64(n))
+	// TODO: with the firewall on, layers fetched to inspect are served
+	// from the cache later, so BytesFromUpstream, the dashboard's "fetched
+	// upstream", stays near zero; UpstreamReceived has the fetched bytes.
 	if source == SourceUpstream {
 		m.addStats(upstream, StatsCounts{BytesFromUpstream: n})
 	} else {
@@ -340,6 +349,27 @@ func (m *Metrics) UpstreamRequest(upstream, method string, code int, took time.D
 	case code == http.StatusTooManyRequests:
 		m.upstreamRateLimited.WithLabelValues(upstream).Inc()
 	}
+}
+
+// ByteCounter adds to one upstream's received bytes. The zero value, what
+// a nil *Metrics hands out, counts nothing.
+type ByteCounter struct{ c prometheus.Counter }
+
+// Add counts n bytes.
+func (b ByteCounter) Add(n int) {
+	if b.c != nil && n > 0 {
+		b.c.Add(float64(n))
+	}
+}
+
+// UpstreamReceived returns the counter of body bytes read from upstream's
+// answers. The upstream client looks it up once and adds on every read, so
+// a long blob shows while it streams and a read costs no label lookup.
+func (m *Metrics) UpstreamReceived(upstream string) ByteCounter {
+	if m == nil {
+		return ByteCounter{}
+	}
+	return ByteCounter{m.upstreamReceived.WithLabelValues(upstream)}
 }
 
 // Inspection counts an inspection of an image's layers that ended with
@@ -416,7 +446,7 @@ var (
 	descQuarantine = prometheus.NewDesc("breakwater_quarantine_records",
 		"Quarantine records in the store.", nil, nil)
 	descVulnDBAge = prometheus.NewDesc("breakwater_vulndb_age_seconds",
-		"Seconds since a vulnerability data source was last imported or refreshed.", []string{"source"}, nil)
+		"Seconds since a vulnerability data source's data was last imported; sources kept under a path or URL count together as unnamed, with the newest's age.", []string{"source"}, nil)
 	descUp = prometheus.NewDesc("breakwater_upstream_up",
 		"1 while an upstream counts as healthy, 0 while the cache serves its tags stale after a failure.", []string{"upstream"}, nil)
 	descRemaining = prometheus.NewDesc("breakwater_upstream_ratelimit_remaining",
@@ -451,8 +481,15 @@ func (c scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 			m.collectErrors.WithLabelValues("breakwater_vulndb_age_seconds").Inc()
 		} else {
 			now := m.now()
+			ages := make(map[string]float64, len(srcs))
 			for name, at := range srcs {
-				ch <- prometheus.MustNewConstMetric(descVulnDBAge, prometheus.GaugeValue, now.Sub(at).Seconds(), name)
+				label, age := sourceLabel(name), now.Sub(at).Seconds()
+				if prev, ok := ages[label]; !ok || age < prev {
+					ages[label] = age
+				}
+			}
+			for label, age := range ages {
+				ch <- prometheus.MustNewConstMetric(descVulnDBAge, prometheus.GaugeValue, age, label)
 			}
 		}
 	}
@@ -469,6 +506,25 @@ func (c scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 	}
+}
+
+// SourceUnnamed is the source label of vulnerability data kept under a
+// path or URL rather than a name.
+const SourceUnnamed = "unnamed"
+
+// sourceNameRE is what a source label may be: a feed's configured name or
+// a --source name, never a path or URL.
+var sourceNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// sourceLabel is the source label of the vulnerability data source name.
+// Data imported without a name is kept under its absolute path or URL,
+// which must not reach an unauthenticated /metrics (nor grow a series per
+// file imported), so every such source shares SourceUnnamed.
+func sourceLabel(name string) string {
+	if sourceNameRE.MatchString(name) {
+		return name
+	}
+	return SourceUnnamed
 }
 
 // StatsCounts are the hourly statistics of one upstream, field for field

@@ -84,6 +84,9 @@ type Client struct {
 	timeout time.Duration
 	retries int
 
+	// received counts the body bytes read from the remote's answers.
+	received telemetry.ByteCounter
+
 	// Seams for tests: the first retry's backoff, the wait between
 	// attempts and the clock.
 	backoff time.Duration
@@ -113,6 +116,7 @@ func New(opts Options) (*Client, error) {
 	if c.name == "" {
 		c.name = base.Host
 	}
+	c.received = c.metrics.UpstreamReceived(c.name)
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}

@@ -190,7 +190,7 @@ func (c *Client) send(
 		return nil, err
 	}
 	c.metrics.UpstreamRequest(c.name, method, resp.StatusCode, time.Since(start))
-	body := &timedBody{rc: resp.Body, ctx: actx, cancel: cancel, timer: timer, timeout: c.timeout}
+	body := &timedBody{rc: resp.Body, ctx: actx, cancel: cancel, timer: timer, timeout: c.timeout, received: c.received}
 	if stream {
 		body.idle = true
 		timer.Reset(c.timeout)
@@ -279,10 +279,13 @@ type timedBody struct {
 	timer   *time.Timer
 	timeout time.Duration
 	idle    bool
+	// received counts what was read, for the metrics.
+	received telemetry.ByteCounter
 }
 
 func (b *timedBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
+	b.received.Add(n)
 	if n > 0 && b.idle {
 		b.timer.Reset(b.timeout)
 	}

@@ -140,5 +140,4 @@ const (
 	ActionPasswordChanged = "password-changed"
 	ActionTokenCreated    = "token-created"
 	ActionTokenRevoked    = "token-revoked"
-	ActionPoliciesChanged = "policies-changed"
 )

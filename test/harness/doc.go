@@ -29,6 +29,7 @@
 //	b.URL, b.Host, b.DataDir, b.Ref(repo, ref), b.Stop(t), b.Start(t)
 //	    // Firewall: "audit" or "quarantine" (--firewall; empty = off), or
 //	    // ConfiguredFirewall: true to leave --firewall out so Config's modes and rules apply.
+//	    // AccessControl: true keeps anonymous pulls off (the harness turns them on otherwise).
 //	b.Process().PID()            // for /proc/PID (peak memory)
 //
 //	// Images.
@@ -44,6 +45,7 @@
 //	// (PullErr, CopyErr) that return instead of failing, for goroutines.
 //	d := harness.StartDockerd(t, harness.DockerdOptions{Mirrors: []string{b.URL}})
 //	d.Pull(t, ref, "linux/arm64"), d.RepoDigests(t, ref), d.ImageID(t, ref), d.Remove(t, ref), d.RemoveAll(t), d.Docker(t, args...)
+//	d.Login(t, b.Host, user, password), d.LoginErr(host, user, password), d.Logout(t, b.Host)
 //	c := harness.StartContainerd(t)
 //	c.Pull(t, ref, platform, "--hosts-dir", harness.MirrorHostsDir(t, "docker.io", b.URL)), c.ImageDigest(t, ref), c.Content(t), c.RemoveAll(t), c.Ctr(t, args...)
 //	p := harness.NewPodman(t, harness.PodmanOptions{DockerHubMirror: b.Host})

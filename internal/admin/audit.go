@@ -15,7 +15,9 @@ import (
 type AuditQuery struct {
 	Since, Until time.Time
 	// User is the actor: who pulled, released or changed something.
-	User   string
+	User string
+	// Client is the address a pull came from.
+	Client string
 	Repo   string
 	Digest digest.Digest
 	Action string
@@ -59,7 +61,7 @@ func (s *Service) Audit(ctx context.Context, q AuditQuery) (AuditPage, error) {
 		return page, nil
 	}
 	f := store.AuditFilter{
-		Repo: q.Repo, Digest: q.Digest, Action: q.Action, Actor: q.User,
+		Repo: q.Repo, Digest: q.Digest, Action: q.Action, Actor: q.User, Client: q.Client,
 		Since: q.Since, Until: q.Until, Before: q.Before, Newest: true,
 	}
 	// One more than the page tells whether there is a next page.

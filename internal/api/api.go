@@ -77,7 +77,7 @@ type route struct {
 // Query parameters of the routes that take some.
 var (
 	quarantineParams = []string{"repository", "policy", "severity", "since", "until", "sort", "offset", "limit"}
-	auditParams      = []string{"since", "until", "user", "repository", "digest", "action", "before", "limit"}
+	auditParams      = []string{"since", "until", "user", "client", "repository", "digest", "action", "before", "limit"}
 	statsParams      = []string{"since"}
 )
 

@@ -723,6 +723,8 @@ func TestAuditFilters(t *testing.T) {
 		{"", []string{"alice/noted", "bob/pull-denied", "carol/pull", "bob/pull", "bob/pull"}},
 		{"?user=bob", []string{"bob/pull-denied", "bob/pull", "bob/pull"}},
 		{"?user=nobody", []string{}},
+		{"?client=10.0.0.2", []string{"carol/pull"}},
+		{"?client=10.0.0.1&action=pull", []string{"bob/pull", "bob/pull"}},
 		{"?repository=ghcr.io/org/app", []string{"carol/pull", "bob/pull", "bob/pull"}},
 		{"?digest=" + evilDigest.String(), []string{"alice/noted", "bob/pull-denied"}},
 		{"?action=pull", []string{"carol/pull", "bob/pull", "bob/pull"}},

@@ -74,14 +74,13 @@ func (h *handler) addNote(r *http.Request, p auth.Principal) (int, any, error) {
 	return http.StatusCreated, rec, err
 }
 
-// TODO: a client= filter, as the CLI has; admin.AuditQuery has no field
-// for it yet.
 func (h *handler) audit(r *http.Request, _ auth.Principal) (int, any, error) {
 	q := newQuery(r)
 	aq := admin.AuditQuery{
 		Since:  q.time("since"),
 		Until:  q.time("until"),
 		User:   q.str("user"),
+		Client: q.str("client"),
 		Repo:   q.str("repository"),
 		Digest: q.digest("digest"),
 		Action: q.str("action"),

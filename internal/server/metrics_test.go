@@ -201,7 +201,7 @@ func TestStatsSumAcrossReplicas(t *testing.T) {
 	a.Pull("docker.io")
 	a.CacheRequest("docker.io", telemetry.KindTag, telemetry.CacheHit)
 	b.Pull("docker.io")
-	b.ServedBytes("docker.io", telemetry.SourceUpstream, 300)
+	b.UpstreamReceived("docker.io").Add(300)
 	b.Verdict("ghcr.io", "quarantine", "cvss-8", true)
 
 	failing := func(context.Context, []telemetry.StatsDelta) error { return context.DeadlineExceeded }

@@ -29,8 +29,9 @@ type StatsCounts struct {
 	// tags included), CacheMisses those that took an upstream request.
 	CacheHits   int64 `json:"cache_hits"`
 	CacheMisses int64 `json:"cache_misses"`
-	// BytesFromCache and BytesFromUpstream are the body bytes of manifests
-	// and blobs sent to clients, by where they came from.
+	// BytesFromCache are the body bytes of manifests and blobs sent to
+	// clients from the cache; BytesFromUpstream the body bytes fetched
+	// from upstreams, for clients or for an inspection.
 	BytesFromCache    int64 `json:"bytes_from_cache"`
 	BytesFromUpstream int64 `json:"bytes_from_upstream"`
 	// Violations counts verdicts of audit or quarantine, Quarantines the

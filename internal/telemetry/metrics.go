@@ -310,12 +310,10 @@ func (m *Metrics) ServedBytes(upstream, source string, n int64) {
 		return
 	}
 	m.servedBytes.WithLabelValues(upstream, source).Add(float64(n))
-	// TODO: with the firewall on, layers fetched to inspect are served
-	// from the cache later, so BytesFromUpstream, the dashboard's "fetched
-	// upstream", stays near zero; UpstreamReceived has the fetched bytes.
-	if source == SourceUpstream {
-		m.addStats(upstream, StatsCounts{BytesFromUpstream: n})
-	} else {
+	// The statistics' bytes fetched upstream come from UpstreamReceived:
+	// with the firewall on, the layers it fetched to inspect are served
+	// from the cache afterwards, so "served from upstream" misses them.
+	if source == SourceCache {
 		m.addStats(upstream, StatsCounts{BytesFromCache: n})
 	}
 }
@@ -353,12 +351,18 @@ func (m *Metrics) UpstreamRequest(upstream, method string, code int, took time.D
 
 // ByteCounter adds to one upstream's received bytes. The zero value, what
 // a nil *Metrics hands out, counts nothing.
-type ByteCounter struct{ c prometheus.Counter }
+type ByteCounter struct {
+	c        prometheus.Counter
+	m        *Metrics
+	upstream string
+}
 
-// Add counts n bytes.
+// Add counts n bytes, also as the hourly statistics' bytes fetched
+// upstream.
 func (b ByteCounter) Add(n int) {
 	if b.c != nil && n > 0 {
 		b.c.Add(float64(n))
+		b.m.addStats(b.upstream, StatsCounts{BytesFromUpstream: int64(n)})
 	}
 }
 
@@ -369,7 +373,7 @@ func (m *Metrics) UpstreamReceived(upstream string) ByteCounter {
 	if m == nil {
 		return ByteCounter{}
 	}
-	return ByteCounter{m.upstreamReceived.WithLabelValues(upstream)}
+	return ByteCounter{m.upstreamReceived.WithLabelValues(upstream), m, upstream}
 }
 
 // Inspection counts an inspection of an image's layers that ended with

@@ -228,7 +228,8 @@ func TestStatsBuckets(t *testing.T) {
 	m.Pull("hub")
 	m.CacheRequest("hub", KindTag, CacheMiss)
 	m.ServedBytes("hub", SourceCache, 7)
-	m.ServedBytes("ghcr", SourceUpstream, 9)
+	m.ServedBytes("ghcr", SourceUpstream, 5) // counted as received below
+	m.UpstreamReceived("ghcr").Add(9)
 	m.Verdict("ghcr", "audit", "p", false)
 	m.Verdict("ghcr", "allow", "", false)
 

@@ -360,7 +360,7 @@ func TestMetricsAfterDockerPull(t *testing.T) {
 		CacheHits:         int64(warm.value("breakwater_cache_requests_total", labels("result", "hit"))),
 		CacheMisses:       int64(warm.value("breakwater_cache_requests_total", labels("result", "miss"))),
 		BytesFromCache:    int64(warm.value("breakwater_cache_served_bytes_total", labels("source", "cache"))),
-		BytesFromUpstream: int64(fetched),
+		BytesFromUpstream: int64(warm.value("breakwater_upstream_received_bytes_total", labels())),
 	}
 	if total != want || total.Pulls < 1 {
 		t.Errorf("stored statistics = %+v, want what /metrics counted: %+v", total, want)

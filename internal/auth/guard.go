@@ -86,7 +86,8 @@ func (s *Service) RegistryGuard(next http.Handler, opts GuardOptions) http.Handl
 		cred = strings.TrimSpace(cred)
 		switch {
 		case scheme == "":
-			if !opts.AnonymousPull {
+			// Anonymous pulls are reads only: a write is asked to log in.
+			if !opts.AnonymousPull || !read {
 				s.challenge(w, r, opts, t, "", "authentication required")
 				return
 			}

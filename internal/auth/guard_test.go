@@ -582,6 +582,8 @@ func TestGuardBasicAndAnonymous(t *testing.T) {
 		{"put manifest, authenticated", false, "PUT", manifest, "reader", readerPassword, 200, auth.ViaPassword},
 		{"push, anonymous off", false, "POST", "/v2/app/blobs/uploads/", "", "", 401, ""},
 		{"delete, anonymous off", false, "DELETE", manifest, "", "", 401, ""},
+		{"push, anonymous on", true, "POST", "/v2/app/blobs/uploads/", "", "", 401, ""},
+		{"delete, anonymous on", true, "DELETE", manifest, "", "", 401, ""},
 		{"unknown path, anonymous off", false, "GET", "/v2/x", "", "", 401, ""},
 	}
 	for _, tt := range tests {

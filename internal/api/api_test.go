@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	"golang.org/x/crypto/bcrypt"
 
 	"breakwater/internal/admin"
 	"breakwater/internal/api"
@@ -89,7 +90,7 @@ func newEnv(t *testing.T, firewallOn bool) *env {
 	t.Cleanup(func() { blobs.Close() })
 	c := config.Default()
 	c.Data = dir
-	a, err := auth.New(auth.Options{Store: meta, LoginLimit: 3})
+	a, err := auth.New(auth.Options{Store: meta, LoginLimit: 3, PasswordCost: bcrypt.MinCost})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,8 @@ import (
 	"log/slog"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"breakwater/internal/store"
 	"breakwater/internal/telemetry"
 )
@@ -127,6 +129,10 @@ type Options struct {
 	// LoginLimit is how many failed logins per minute one client may make
 	// for one user before it is refused for a while (default 10).
 	LoginLimit int
+	// PasswordCost is the bcrypt cost of new password hashes (default
+	// bcrypt.DefaultCost). Tests lower it: under the race detector one
+	// hash at the default cost takes seconds.
+	PasswordCost int
 }
 
 // Defaults of Options.
@@ -142,6 +148,7 @@ type Service struct {
 	log     *slog.Logger
 	now     func() time.Time
 	ttl     time.Duration
+	cost    int
 	limiter *limiter
 	// dummyHash is compared against when a user does not exist, so an
 	// unknown name costs as much time as a wrong password.
@@ -170,7 +177,14 @@ func New(opts Options) (*Service, error) {
 		limit = DefaultLoginLimit
 	}
 	s.limiter = newLimiter(limit, time.Minute, maxLimiterKeys)
-	h, err := hashPassword(randomString(24))
+	s.cost = opts.PasswordCost
+	if s.cost == 0 {
+		s.cost = bcrypt.DefaultCost
+	}
+	if s.cost < bcrypt.MinCost || s.cost > bcrypt.MaxCost {
+		return nil, fmt.Errorf("auth: PasswordCost %d is not between %d and %d", s.cost, bcrypt.MinCost, bcrypt.MaxCost)
+	}
+	h, err := s.hashPassword(randomString(24))
 	if err != nil {
 		return nil, err
 	}

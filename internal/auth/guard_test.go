@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/crypto/bcrypt"
 
 	"breakwater/internal/auth"
 	"breakwater/internal/store/sqlite"
@@ -48,7 +49,7 @@ func newGuardEnv(t *testing.T, opts auth.GuardOptions) *guardEnv {
 	}
 	t.Cleanup(func() { meta.Close() })
 	e := &guardEnv{now: time.Now(), opts: opts}
-	e.svc, err = auth.New(auth.Options{Store: meta, Now: e.clock, LoginLimit: 3})
+	e.svc, err = auth.New(auth.Options{Store: meta, Now: e.clock, LoginLimit: 3, PasswordCost: bcrypt.MinCost})
 	if err != nil {
 		t.Fatal(err)
 	}

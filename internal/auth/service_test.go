@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"breakwater/internal/auth"
 	"breakwater/internal/store"
@@ -91,6 +94,8 @@ func (e *svcEnv) service(t *testing.T, m store.Access) *auth.Service {
 		Now:        e.clock,
 		SessionTTL: time.Hour,
 		LoginLimit: 3,
+		// The default cost takes seconds a hash under the race detector.
+		PasswordCost: bcrypt.MinCost,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -126,6 +131,31 @@ func must(t *testing.T, err error) {
 func TestNewNeedsStore(t *testing.T) {
 	if _, err := auth.New(auth.Options{}); err == nil {
 		t.Error("New without a store succeeded")
+	}
+}
+
+// TestPasswordCost: passwords are hashed at bcrypt's default cost unless
+// told otherwise, and a cost bcrypt does not take is refused.
+func TestPasswordCost(t *testing.T) {
+	e := newSvcEnv(t, false)
+	m := e.open(t)
+	for _, c := range []struct{ set, want int }{{0, bcrypt.DefaultCost}, {bcrypt.MinCost + 1, bcrypt.MinCost + 1}} {
+		svc, err := auth.New(auth.Options{Store: m, PasswordCost: c.set})
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := fmt.Sprintf("cost%d", c.set)
+		must(t, svc.AddUser(t.Context(), name, auth.RoleReader, "a long enough password"))
+		u, err := m.User(t.Context(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := bcrypt.Cost(u.PasswordHash); err != nil || got != c.want {
+			t.Errorf("PasswordCost %d: hash cost %d (%v), want %d", c.set, got, err, c.want)
+		}
+	}
+	if _, err := auth.New(auth.Options{Store: m, PasswordCost: bcrypt.MaxCost + 1}); err == nil {
+		t.Error("New with a cost above bcrypt's maximum succeeded")
 	}
 }
 

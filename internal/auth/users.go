@@ -42,8 +42,8 @@ func CheckPassword(pw string) error {
 	return nil
 }
 
-func hashPassword(pw string) ([]byte, error) {
-	h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost)
+func (s *Service) hashPassword(pw string) ([]byte, error) {
+	h, err := bcrypt.GenerateFromPassword([]byte(pw), s.cost)
 	if err != nil {
 		return nil, fmt.Errorf("hash password: %w", err)
 	}
@@ -66,7 +66,7 @@ func (s *Service) addUser(ctx context.Context, name string, role Role, password 
 	if err := CheckPassword(password); err != nil {
 		return err
 	}
-	h, err := hashPassword(password)
+	h, err := s.hashPassword(password)
 	if err != nil {
 		return err
 	}
@@ -94,7 +94,7 @@ func (s *Service) SetPassword(ctx context.Context, name, password string) error 
 	if err != nil {
 		return fmt.Errorf("user %s: %w", name, err)
 	}
-	if u.PasswordHash, err = hashPassword(password); err != nil {
+	if u.PasswordHash, err = s.hashPassword(password); err != nil {
 		return err
 	}
 	u.MustChangePassword = false

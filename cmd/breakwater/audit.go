@@ -79,7 +79,7 @@ duration back from now (24h, 7d).`,
 	addDataFlag(cmd, &f)
 	cmd.Flags().StringVar(&filter.Repo, "repo", "", "only entries of this canonical `repository`, such as docker.io/library/debian")
 	cmd.Flags().StringVar(&dgst, "digest", "", "only entries of this image `digest`")
-	cmd.Flags().StringVar(&filter.Action, "action", "", "only entries of this `action`: pull, pull-denied, judged, violation, quarantined, not-inspected, released, deleted, noted, reevaluated, policies-updated, policies-reset, user-added, user-deleted, password-changed, token-created or token-revoked")
+	cmd.Flags().StringVar(&filter.Action, "action", "", "only entries of this `action`: pull, pull-denied, judged, violation, quarantined, not-inspected, released, deleted, noted, reevaluated, policies-updated, policies-reset, user-added, user-deleted, role-changed, password-changed, token-created or token-revoked")
 	cmd.Flags().StringVar(&filter.Actor, "user", "", "only entries by this `user` (anonymous for pulls without one, firewall for its own decisions)")
 	cmd.Flags().StringVar(&filter.Client, "client", "", "only entries from this client `address`")
 	cmd.Flags().StringVar(&since, "since", "", "only entries at or after this `time`")

@@ -70,7 +70,7 @@ func newUserCmd(stdout, stderr io.Writer, load loader) *cobra.Command {
 	c := &accountsCmd{stdout: stdout, stderr: stderr, load: load, now: time.Now}
 	cmd := &cobra.Command{
 		Use:   "user",
-		Short: "Add, list and delete users and set their passwords",
+		Short: "Add, list and delete users and set their roles and passwords",
 		Long: `The user commands work on the stores of a data directory (--data, or data in
 --config), the same ones serve uses, so a change is in force on a running
 server at once and is recorded in the audit log under cli:<local user>.
@@ -80,9 +80,7 @@ things. Passwords are 12 to 72 bytes. With --password-stdin the password is
 read from standard input (one line); without it a random one is made and
 printed once, as the last line of the output.`,
 	}
-	// TODO: a role command, once the admin facade can change a role with
-	// an audit entry (auth.SetRole alone would leave none).
-	cmd.AddCommand(c.userAdd(), c.userList(), c.userPasswd(), c.userDelete())
+	cmd.AddCommand(c.userAdd(), c.userList(), c.userRole(), c.userPasswd(), c.userDelete())
 	return cmd
 }
 
@@ -264,6 +262,42 @@ func (c *accountsCmd) userPasswd() *cobra.Command {
 	}
 	addDataFlag(cmd, &c.flags)
 	cmd.Flags().BoolVar(&fromStdin, "password-stdin", false, "read the password from standard input instead of making a random one")
+	return cmd
+}
+
+func (c *accountsCmd) userRole() *cobra.Command {
+	var role string
+	cmd := &cobra.Command{
+		Use:   "role NAME --role reader|admin",
+		Short: "Make a user a reader or an admin; in force at its next request",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := args[0]
+			r, err := auth.ParseRole(role)
+			if err != nil {
+				return fmt.Errorf("--role: %s", reason(err))
+			}
+			a, err := c.open()
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			if _, err := a.user(cmd.Context(), name); err != nil {
+				return err
+			}
+			if err := a.admin.SetRole(cmd.Context(), a.p, name, r); err != nil {
+				if errors.Is(err, auth.ErrInvalid) {
+					return errors.New(reason(err))
+				}
+				return err
+			}
+			_, err = fmt.Fprintf(c.stdout, "%s is now %s\n", name, r)
+			return err
+		},
+	}
+	addDataFlag(cmd, &c.flags)
+	cmd.Flags().StringVar(&role, "role", "", "the new `role`: reader or admin")
+	cmd.MarkFlagRequired("role")
 	return cmd
 }
 

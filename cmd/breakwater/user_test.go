@@ -162,6 +162,25 @@ func TestUserCommands(t *testing.T) {
 	authFails("alice", newPW)
 	authOK("alice", genPW, auth.RoleReader)
 
+	// role: alice becomes an admin and a reader again; bob, then the
+	// last admin, stays one.
+	out, _, err = run(t, nil, "user", "role", "alice", "--role", "admin", "--data", data)
+	if err != nil || out != "alice is now admin\n" {
+		t.Fatalf("user role alice admin: %v\n%s", err, out)
+	}
+	authOK("alice", genPW, auth.RoleAdmin)
+	if _, _, err := run(t, nil, "user", "role", "alice", "--role", "reader", "--data", data); err != nil {
+		t.Fatal(err)
+	}
+	authOK("alice", genPW, auth.RoleReader)
+	if _, _, err := run(t, nil, "user", "role", "bob", "--role", "reader", "--data", data); err == nil || !strings.Contains(err.Error(), "last admin") {
+		t.Errorf("user role of the last admin to reader: %v; want it refused as the last admin", err)
+	}
+	if _, _, err := run(t, nil, "user", "role", "alice", "--role", "root", "--data", data); err == nil || !strings.Contains(err.Error(), "--role") {
+		t.Errorf("user role root: %v; want an error naming --role", err)
+	}
+	authOK("bob", bobPW, auth.RoleAdmin)
+
 	out, _, err = run(t, nil, "user", "delete", "alice", "--data", data)
 	if err != nil || !strings.Contains(out, "deleted user alice") {
 		t.Fatalf("user delete alice: %v\n%s", err, out)
@@ -176,6 +195,7 @@ func TestUserCommands(t *testing.T) {
 		"user-added":       {"user=alice role=reader", "user=bob role=admin"},
 		"password-changed": {"user=alice", "user=alice"},
 		"user-deleted":     {"user=alice"},
+		"role-changed":     {"user=alice role=admin", "user=alice role=reader"},
 	} {
 		got := auditOf(t, data, action)
 		var wantAll []string

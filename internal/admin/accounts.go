@@ -42,6 +42,23 @@ func (s *Service) DeleteUser(ctx context.Context, p auth.Principal, name string)
 	return s.record(ctx, p, ActionUserDeleted, "user="+name)
 }
 
+// SetRole makes a user a reader or an admin; admins only. Auth refuses to
+// make the last admin a reader. The change is in force at the user's next
+// request, sessions and registry tokens included.
+func (s *Service) SetRole(ctx context.Context, p auth.Principal, name string, role auth.Role) error {
+	if err := admin(p); err != nil {
+		return err
+	}
+	ctx = auth.WithPrincipal(ctx, p)
+	if role != auth.RoleReader && role != auth.RoleAdmin {
+		return fmt.Errorf("role %q is not reader or admin: %w", role, ErrInvalid)
+	}
+	if err := s.opts.Auth.SetRole(ctx, name, role); err != nil {
+		return err
+	}
+	return s.record(ctx, p, ActionRoleChanged, "user="+name+" role="+string(role))
+}
+
 // SetPassword changes a user's password: admins for anyone, every user
 // for themself.
 func (s *Service) SetPassword(ctx context.Context, p auth.Principal, name, password string) error {

@@ -137,6 +137,7 @@ func (s *Service) record(ctx context.Context, p auth.Principal, action, details 
 const (
 	ActionUserAdded       = "user-added"
 	ActionUserDeleted     = "user-deleted"
+	ActionRoleChanged     = "role-changed"
 	ActionPasswordChanged = "password-changed"
 	ActionTokenCreated    = "token-created"
 	ActionTokenRevoked    = "token-revoked"

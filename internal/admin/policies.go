@@ -39,3 +39,17 @@ func (s *Service) SetPolicies(ctx context.Context, p auth.Principal, set policy.
 	}
 	return nil
 }
+
+// ResetPolicies drops the policies set at run time, for admins, so the
+// configuration's apply again; the firewall records it and judges cached
+// images again.
+func (s *Service) ResetPolicies(ctx context.Context, p auth.Principal) error {
+	if err := admin(p); err != nil {
+		return err
+	}
+	fw, err := s.firewall()
+	if err != nil {
+		return err
+	}
+	return fw.ResetPolicies(ctx, p.User)
+}

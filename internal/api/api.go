@@ -95,9 +95,8 @@ var routes = []route{
 	{"GET", "/api/v1/violations", reader, nil, (*handler).violations},
 	{"GET", "/api/v1/vulnerabilities/{id}/images", reader, nil, (*handler).exposure},
 	{"GET", "/api/v1/policies", reader, nil, (*handler).policies},
-	// TODO: DELETE /api/v1/policies to return to the configuration's, once
-	// the facade offers the firewall's ResetPolicies.
 	{"PUT", "/api/v1/policies", adminOnly, nil, (*handler).setPolicies},
+	{"DELETE", "/api/v1/policies", adminOnly, nil, (*handler).resetPolicies},
 	{"GET", "/api/v1/repositories", reader, nil, (*handler).repositories},
 	{"GET", "/api/v1/upstreams", reader, nil, (*handler).upstreams},
 	{"GET", "/api/v1/vulndb", reader, nil, (*handler).vulnDB},
@@ -105,6 +104,7 @@ var routes = []route{
 	{"GET", "/api/v1/users", adminOnly, nil, (*handler).users},
 	{"POST", "/api/v1/users", adminOnly, nil, (*handler).addUser},
 	{"DELETE", "/api/v1/users/{name}", adminOnly, nil, (*handler).deleteUser},
+	{"PUT", "/api/v1/users/{name}/role", adminOnly, nil, (*handler).setRole},
 	{"PUT", "/api/v1/users/{name}/password", selfOnly, nil, (*handler).setPassword},
 	{"GET", "/api/v1/users/{name}/tokens", selfOnly, nil, (*handler).tokens},
 	{"POST", "/api/v1/users/{name}/tokens", selfOnly, nil, (*handler).createToken},

@@ -416,6 +416,17 @@ func TestPolicies(t *testing.T) {
 	if len(got.Policies) != 0 || e.fw.Policies() == nil || len(e.fw.Policies()) != 0 {
 		t.Errorf("after PUT [], policies %v and the firewall's %v, want none", got.Policies, e.fw.Policies())
 	}
+
+	// DELETE returns to the configuration's, for admins only.
+	wantError(t, "reader resets policies", e.call(t, e.reader(), "DELETE", "/api/v1/policies", nil), http.StatusForbidden, "FORBIDDEN")
+	e.ok(t, e.admin(), "DELETE", "/api/v1/policies", nil, http.StatusOK, &got)
+	if want := []string{"malware", "cvss-8", "fixable"}; !slices.Equal(names(got.Policies), want) || len(e.fw.Policies()) != 3 {
+		t.Errorf("after DELETE: %v and the firewall's %v, want the configuration's %v", names(got.Policies), e.fw.Policies(), want)
+	}
+	e.ok(t, e.reader(), "GET", "/api/v1/audit?action=policies-reset", nil, http.StatusOK, &audit)
+	if len(audit.Items) != 1 || audit.Items[0].Actor != adminUser {
+		t.Errorf("audit of the reset: %+v, want one policies-reset entry by alice", audit.Items)
+	}
 }
 
 // TestPoliciesRefused: bad policies, bodies and content types are 4xx
@@ -951,6 +962,28 @@ func TestAccountsAndStatus(t *testing.T) {
 		t.Errorf("revoke own token: %d %s", a.status, a.body)
 	}
 	wantError(t, "a revoked token", e.call(t, bearer(created.Secret), "GET", "/api/v1/me", nil), http.StatusUnauthorized, "UNAUTHORIZED")
+
+	// Roles: admins change them, the last admin stays one, and the
+	// change holds at the user's next request.
+	var u struct{ Name, Role string }
+	wantError(t, "reader makes itself admin", e.call(t, e.reader(), "PUT", "/api/v1/users/bob/role", map[string]any{"role": "admin"}), http.StatusForbidden, "FORBIDDEN")
+	wantError(t, "a role that does not exist", e.call(t, e.admin(), "PUT", "/api/v1/users/bob/role", map[string]any{"role": "root"}), http.StatusBadRequest, "INVALID")
+	wantError(t, "role of nobody", e.call(t, e.admin(), "PUT", "/api/v1/users/nobody/role", map[string]any{"role": "admin"}), http.StatusNotFound, "NOT_FOUND")
+	wantError(t, "the last admin made a reader", e.call(t, e.admin(), "PUT", "/api/v1/users/alice/role", map[string]any{"role": "reader"}), http.StatusBadRequest, "INVALID")
+	e.ok(t, e.admin(), "PUT", "/api/v1/users/bob/role", map[string]any{"role": "admin"}, http.StatusOK, &u)
+	if u.Name != readerUser || u.Role != "admin" {
+		t.Errorf("role change answered %+v", u)
+	}
+	e.ok(t, e.reader(), "GET", "/api/v1/users", nil, http.StatusOK, &users) // bob is an admin now
+	e.ok(t, e.reader(), "PUT", "/api/v1/users/bob/role", map[string]any{"role": "reader"}, http.StatusOK, &u)
+	wantError(t, "bob lists users once a reader again", e.call(t, e.reader(), "GET", "/api/v1/users", nil), http.StatusForbidden, "FORBIDDEN")
+	var roles struct {
+		Items []struct{ Actor, Details string }
+	}
+	e.ok(t, e.admin(), "GET", "/api/v1/audit?action=role-changed", nil, http.StatusOK, &roles)
+	if len(roles.Items) != 2 || roles.Items[0].Actor != readerUser || roles.Items[1].Details != "user=bob role=admin" {
+		t.Errorf("audit of role changes: %+v", roles.Items)
+	}
 
 	var vdb struct {
 		Ready   bool

@@ -156,6 +156,13 @@ func (h *handler) setPolicies(r *http.Request, p auth.Principal) (int, any, erro
 	return h.policies(r, p)
 }
 
+func (h *handler) resetPolicies(r *http.Request, p auth.Principal) (int, any, error) {
+	if err := h.admin.ResetPolicies(r.Context(), p); err != nil {
+		return 0, nil, err
+	}
+	return h.policies(r, p)
+}
+
 func (h *handler) vulnDB(r *http.Request, _ auth.Principal) (int, any, error) {
 	st, err := h.admin.VulnDB(r.Context())
 	return http.StatusOK, st, err
@@ -190,6 +197,26 @@ func (h *handler) addUser(r *http.Request, p auth.Principal) (int, any, error) {
 
 func (h *handler) deleteUser(r *http.Request, p auth.Principal) (int, any, error) {
 	return http.StatusNoContent, nil, h.admin.DeleteUser(r.Context(), p, r.PathValue("name"))
+}
+
+func (h *handler) setRole(r *http.Request, p auth.Principal) (int, any, error) {
+	var body roleJSON
+	if err := decode(r, &body); err != nil {
+		return 0, nil, err
+	}
+	role, err := auth.ParseRole(body.Role)
+	if err != nil {
+		return 0, nil, err
+	}
+	name := r.PathValue("name")
+	if err := h.admin.SetRole(r.Context(), p, name, role); err != nil {
+		return 0, nil, err
+	}
+	u, err := h.auth.GetUser(r.Context(), name)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, userOut(u), nil
 }
 
 func (h *handler) setPassword(r *http.Request, p auth.Principal) (int, any, error) {

@@ -119,6 +119,10 @@ type newUserJSON struct {
 	Password string `json:"password"`
 }
 
+type roleJSON struct {
+	Role string `json:"role"`
+}
+
 type passwordJSON struct {
 	Password string `json:"password"`
 }

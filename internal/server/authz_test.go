@@ -799,6 +799,7 @@ var (
 		{method: "GET", path: "/api/v1/policies", route: "GET /api/v1/policies", want: wants(401, 200, 200)},
 		// The policies in force, set again.
 		{method: "PUT", path: "/api/v1/policies", route: "PUT /api/v1/policies", json: `{"policies":{policies-json}}`, want: wants(401, 403, 200)},
+		{method: "DELETE", path: "/api/v1/policies", route: "DELETE /api/v1/policies", want: wants(401, 403, 200)},
 		{method: "GET", path: "/api/v1/repositories", route: "GET /api/v1/repositories", want: wants(401, 200, 200)},
 		{method: "GET", path: "/api/v1/upstreams", route: "GET /api/v1/upstreams", want: wants(401, 200, 200)},
 		{method: "GET", path: "/api/v1/vulndb", route: "GET /api/v1/vulndb", want: wants(401, 200, 200)},
@@ -807,6 +808,7 @@ var (
 		{method: "POST", path: "/api/v1/users", route: "POST /api/v1/users", want: wants(401, 403, 201),
 			json: `{"name":"{new}","role":"reader","password":"` + mxNewPass + `"}`},
 		{method: "DELETE", path: "/api/v1/users/{fresh-user}", route: "DELETE /api/v1/users/{name}", want: wants(401, 403, 204)},
+		{method: "PUT", path: "/api/v1/users/{fresh-user}/role", route: "PUT /api/v1/users/{name}/role", json: `{"role":"admin"}`, want: wants(401, 403, 200)},
 		// Passwords are set to what they are, so the callers keep working.
 		{method: "PUT", path: "/api/v1/users/{self}/password", route: "PUT /api/v1/users/{name}/password", json: `{"password":"{self-password}"}`, want: wants(401, 204, 204)},
 		{method: "PUT", path: "/api/v1/users/{other}/password", route: "PUT /api/v1/users/{name}/password", json: `{"password":"{other-password}"}`, want: wants(401, 403, 204)},

@@ -90,9 +90,8 @@ const passwordLen = 26
 
 // readPassword returns the password of a command: the one line on stdin
 // with --password-stdin, else a new random one (generated true).
-//
-// TODO: a generated password should have to be changed at the first
-// dashboard login, as the first admin's is; auth exports no way to ask it.
+// A generated password must be changed at the first dashboard login, as
+// the first admin's is: it was shown on a terminal.
 func readPassword(cmd *cobra.Command, fromStdin bool) (pw string, generated bool, err error) {
 	if !fromStdin {
 		return rand.Text(), true, nil
@@ -164,7 +163,10 @@ func (c *accountsCmd) userAdd() *cobra.Command {
 			}
 			msg := fmt.Sprintf("added user %s (%s)", name, r)
 			if generated {
-				return c.printSecret(msg+"; its password, shown only this once:", pw)
+				if err := a.auth.ExpirePassword(cmd.Context(), name); err != nil {
+					return err
+				}
+				return c.printSecret(msg+"; its password, shown only this once (to be changed at the first dashboard login):", pw)
 			}
 			_, err = fmt.Fprintln(c.stdout, msg)
 			return err
@@ -254,7 +256,10 @@ func (c *accountsCmd) userPasswd() *cobra.Command {
 			}
 			msg := fmt.Sprintf("set the password of %s and ended its sessions", name)
 			if generated {
-				return c.printSecret(msg+"; the new password, shown only this once:", pw)
+				if err := a.auth.ExpirePassword(cmd.Context(), name); err != nil {
+					return err
+				}
+				return c.printSecret(msg+"; the new password, shown only this once (to be changed at the first dashboard login):", pw)
 			}
 			_, err = fmt.Fprintln(c.stdout, msg)
 			return err

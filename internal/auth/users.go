@@ -110,6 +110,25 @@ func (s *Service) SetPassword(ctx context.Context, name, password string) error 
 	return nil
 }
 
+// ExpirePassword makes user name choose a new password at the next
+// dashboard login, as for one that someone else picked or that was shown
+// on a terminal. Registry and API logins are not held up by it.
+func (s *Service) ExpirePassword(ctx context.Context, name string) error {
+	u, err := s.store.User(ctx, name)
+	if err != nil {
+		return fmt.Errorf("user %s: %w", name, err)
+	}
+	if u.MustChangePassword {
+		return nil
+	}
+	u.MustChangePassword = true
+	u.UpdatedAt = s.now().UTC()
+	if err := s.store.UpdateUser(ctx, u); err != nil {
+		return fmt.Errorf("expire password of %s: %w", name, err)
+	}
+	return nil
+}
+
 // SetRole changes the role of user name. Making the last admin a reader
 // is ErrInvalid, so the instance always has someone who can manage it.
 func (s *Service) SetRole(ctx context.Context, name string, role Role) error {

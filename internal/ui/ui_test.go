@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	"golang.org/x/crypto/bcrypt"
 
 	"breakwater/internal/auth"
 	"breakwater/internal/config"
@@ -138,7 +139,7 @@ func newEnvWith(t *testing.T, o envOptions) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { meta.Close() })
-	a, err := auth.New(auth.Options{Store: meta})
+	a, err := auth.New(auth.Options{Store: meta, PasswordCost: bcrypt.MinCost})
 	if err != nil {
 		t.Fatal(err)
 	}

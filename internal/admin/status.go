@@ -120,12 +120,15 @@ type UpstreamStatus struct {
 	URL     string `json:"url"`
 	Default bool   `json:"default"`
 	// Healthy is false while the cache's breaker holds it down after a
-	// failure, until DownUntil; cached tags are served stale meanwhile.
+	// failure, until DownUntil (cached tags are served stale meanwhile),
+	// and while its last request failed for good with no answer since.
 	Healthy   bool      `json:"healthy"`
 	DownUntil time.Time `json:"down_until,omitzero"`
 	// LastError is the last request that failed for good, and when.
 	LastError   string    `json:"last_error,omitempty"`
 	LastErrorAt time.Time `json:"last_error_at,omitzero"`
+	// LastAnswerAt is when it last answered a request.
+	LastAnswerAt time.Time `json:"last_answer_at,omitzero"`
 	// RateLimit is what the upstream last said of its pull limit; nil
 	// until it said anything.
 	RateLimit *RateLimit `json:"rate_limit,omitempty"`

@@ -1077,8 +1077,8 @@ func TestServerUpstreams(t *testing.T) {
 
 	e.ok(t, as, "GET", "/api/v1/upstreams", nil, http.StatusOK, &ups)
 	gh := ups[1]
-	if !strings.Contains(fmt.Sprint(gh["last_error"]), "connection refused") || gh["last_error_at"] == nil {
-		t.Errorf("ghcr.io after a failed pull: %v, want its last error", gh)
+	if !strings.Contains(fmt.Sprint(gh["last_error"]), "connection refused") || gh["last_error_at"] == nil || gh["healthy"] != false {
+		t.Errorf("ghcr.io after a failed pull: %v, want it unhealthy with its last error", gh)
 	}
 	if ups[0]["last_error"] != nil {
 		t.Errorf("docker.io, which was not asked, shows an error: %v", ups[0])

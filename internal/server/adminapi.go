@@ -55,6 +55,10 @@ func (a *Server) upstreamStatus(clients map[string]*upstream.Client) []admin.Ups
 		if cl := clients[h.Name]; cl != nil {
 			st.URL = cl.URL()
 			st.LastError, st.LastErrorAt = cl.LastError()
+			st.LastAnswerAt = cl.LastAnswer()
+			if st.LastErrorAt.After(st.LastAnswerAt) {
+				st.Healthy = false // failing now, though no cached tag has noticed
+			}
 			if rl := cl.RateLimit(); rl.Known || !rl.ResetAt.IsZero() {
 				st.RateLimit = &admin.RateLimit{
 					Limit: rl.Limit, Remaining: rl.Remaining, WindowSeconds: rl.Window.Seconds(), ResetAt: rl.ResetAt,

@@ -11,14 +11,15 @@ import (
 )
 
 // TestUpstreamsTable renders the overview's upstream table for states a
-// hermetic server does not reach easily: a tripped breaker and a refused
-// pull with its reset time.
+// hermetic server does not reach easily: a tripped breaker, a refused
+// pull with its reset time, and an upstream failing with no breaker.
 func TestUpstreamsTable(t *testing.T) {
 	at := time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC)
 	ups := []admin.UpstreamStatus{
 		{Name: "docker.io", Default: true, Healthy: false, DownUntil: at, LastError: "dial tcp: <refused>", LastErrorAt: at,
 			RateLimit: &admin.RateLimit{Limit: 100, Remaining: 0, WindowSeconds: 21600, ResetAt: at.Add(time.Hour)}},
 		{Name: "ghcr.io", Healthy: true},
+		{Name: "quay.io", Healthy: false, LastError: "no route", LastErrorAt: at},
 	}
 	var buf bytes.Buffer
 	if err := mustParsePages()["overview"].ExecuteTemplate(&buf, "upstreams", ups); err != nil {
@@ -30,6 +31,7 @@ func TestUpstreamsTable(t *testing.T) {
 		"0 of 100 per 6h00m; refused until 2026-01-02 04:04 UTC",
 		"dial tcp: &lt;refused&gt; (2026-01-02 03:04 UTC)",
 		"ghcr.io", `<span class="ok">up</span>`, "not reported", "none",
+		`quay.io`, `<span class="bad">failing</span>`,
 	} {
 		if !strings.Contains(html, want) {
 			t.Errorf("upstream table lacks %q:\n%s", want, html)

@@ -181,6 +181,11 @@ func (c *Client) URL() string { return c.base.String() }
 // message carries no credentials and no pre-signed URL.
 func (c *Client) LastError() (string, time.Time) { return c.failure.get() }
 
+// LastAnswer returns when the remote last answered a request usefully (a
+// not-found counts), the zero time if never: with LastError it tells an
+// upstream that is failing now from one that failed once.
+func (c *Client) LastAnswer() time.Time { return c.failure.lastAnswer() }
+
 // endpoint returns the URL of path on the remote, path starting with "/".
 func (c *Client) endpoint(path string) string {
 	u := *c.base

@@ -74,6 +74,9 @@ func TestMetrics(t *testing.T) {
 			if (msg != "") != tt.wantFailed || (tt.wantFailed && at.Before(before)) {
 				t.Errorf("LastError = %q at %v; want set: %v", msg, at, tt.wantFailed)
 			}
+			if ans := c.LastAnswer(); ans.IsZero() != tt.wantFailed || (!tt.wantFailed && ans.Before(before)) {
+				t.Errorf("LastAnswer = %v; want set: %v", ans, !tt.wantFailed)
+			}
 			if tt.status == 429 {
 				if reset := c.RateLimit().ResetAt; reset.Before(before.Add(time.Hour - time.Minute)) {
 					t.Errorf("RateLimit().ResetAt = %v, want about an hour after %v", reset, before)

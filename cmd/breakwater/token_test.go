@@ -22,32 +22,34 @@ import (
 func TestParseTokenExpiry(t *testing.T) {
 	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
 	tests := []struct {
-		in   string
-		want time.Duration
-		err  string
+		in    string
+		ttl   time.Duration
+		until time.Time
+		err   string
 	}{
-		{"", 0, ""},
-		{"720h", 720 * time.Hour, ""},
-		{"30d", 30 * 24 * time.Hour, ""},
-		{"2027-01-31", time.Date(2027, 1, 31, 0, 0, 0, 0, time.UTC).Sub(now), ""},
-		{"2026-03-10T13:00:00Z", time.Hour, ""},
-		{"0s", 0, "not in the future"},
-		{"-1h", 0, "not in the future"},
-		{"2026-03-01", 0, "not in the future"},
-		{"36600d", 0, "more than 100 years"},
-		{"xd", 0, "not a number of days"},
-		{"next week", 0, "is not a duration (720h)"},
+		{in: ""},
+		{in: "720h", ttl: 720 * time.Hour},
+		{in: "30d", ttl: 30 * 24 * time.Hour},
+		{in: "2027-01-31", until: time.Date(2027, 1, 31, 0, 0, 0, 0, time.UTC)},
+		{in: "2026-03-10T13:00:00Z", until: now.Add(time.Hour)},
+		{in: "0s", err: "not in the future"},
+		{in: "-1h", err: "not in the future"},
+		{in: "2026-03-01", err: "not in the future"},
+		{in: "36600d", err: "more than 100 years"},
+		{in: "2200-01-01", err: "more than 100 years"},
+		{in: "xd", err: "not a number of days"},
+		{in: "next week", err: "is not a duration (720h)"},
 	}
 	for _, tt := range tests {
-		got, err := parseTokenExpiry(tt.in, now)
+		ttl, until, err := parseTokenExpiry(tt.in, now)
 		if tt.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tt.err) || !strings.HasPrefix(err.Error(), "--expires: ") {
-				t.Errorf("parseTokenExpiry(%q) = %v, %v; want an --expires error containing %q", tt.in, got, err, tt.err)
+				t.Errorf("parseTokenExpiry(%q) = %v, %v, %v; want an --expires error containing %q", tt.in, ttl, until, err, tt.err)
 			}
 			continue
 		}
-		if err != nil || got != tt.want {
-			t.Errorf("parseTokenExpiry(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+		if err != nil || ttl != tt.ttl || !until.Equal(tt.until) {
+			t.Errorf("parseTokenExpiry(%q) = %v, %v, %v; want %v, %v", tt.in, ttl, until, err, tt.ttl, tt.until)
 		}
 	}
 }

@@ -87,14 +87,28 @@ func (s *Service) Tokens(ctx context.Context, p auth.Principal, user string) ([]
 // CreateToken makes an API token for user valid for ttl (0: no expiry)
 // and returns its secret, which is shown this once.
 func (s *Service) CreateToken(ctx context.Context, p auth.Principal, user, name string, ttl time.Duration) (string, auth.TokenInfo, error) {
+	if ttl < 0 {
+		return "", auth.TokenInfo{}, fmt.Errorf("token lifetime %v is negative: %w", ttl, ErrInvalid)
+	}
+	return s.createToken(ctx, p, user, name, func(ctx context.Context) (string, auth.TokenInfo, error) {
+		return s.opts.Auth.CreateToken(ctx, user, name, ttl)
+	})
+}
+
+// CreateTokenUntil is CreateToken for a token that ends at until.
+func (s *Service) CreateTokenUntil(ctx context.Context, p auth.Principal, user, name string, until time.Time) (string, auth.TokenInfo, error) {
+	return s.createToken(ctx, p, user, name, func(ctx context.Context) (string, auth.TokenInfo, error) {
+		return s.opts.Auth.CreateTokenUntil(ctx, user, name, until)
+	})
+}
+
+func (s *Service) createToken(ctx context.Context, p auth.Principal, user, name string,
+	create func(context.Context) (string, auth.TokenInfo, error)) (string, auth.TokenInfo, error) {
 	if err := selfOrAdmin(p, user); err != nil {
 		return "", auth.TokenInfo{}, err
 	}
 	ctx = auth.WithPrincipal(ctx, p)
-	if ttl < 0 {
-		return "", auth.TokenInfo{}, fmt.Errorf("token lifetime %v is negative: %w", ttl, ErrInvalid)
-	}
-	secret, info, err := s.opts.Auth.CreateToken(ctx, user, name, ttl)
+	secret, info, err := create(ctx)
 	if err != nil {
 		return "", auth.TokenInfo{}, err
 	}

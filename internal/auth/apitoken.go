@@ -88,11 +88,25 @@ func LooksLikeToken(secret string) bool {
 // be shown again, with its description. A name the user already has is
 // ErrExists, a missing user store.ErrNotFound.
 func (s *Service) CreateToken(ctx context.Context, user, name string, ttl time.Duration) (string, TokenInfo, error) {
-	if err := CheckName("token name", name); err != nil {
-		return "", TokenInfo{}, err
-	}
 	if ttl < 0 {
 		return "", TokenInfo{}, fmt.Errorf("%w: token lifetime must not be negative", ErrInvalid)
+	}
+	return s.createToken(ctx, user, name, ttl, time.Time{})
+}
+
+// CreateTokenUntil is CreateToken for a token that ends at until, which
+// must be in the future.
+func (s *Service) CreateTokenUntil(ctx context.Context, user, name string, until time.Time) (string, TokenInfo, error) {
+	if !until.After(s.now()) {
+		return "", TokenInfo{}, fmt.Errorf("%w: token expiry %s is not in the future", ErrInvalid, until.UTC().Format(time.RFC3339))
+	}
+	return s.createToken(ctx, user, name, 0, until)
+}
+
+// createToken makes a token ending ttl from now, or at until, or never.
+func (s *Service) createToken(ctx context.Context, user, name string, ttl time.Duration, until time.Time) (string, TokenInfo, error) {
+	if err := CheckName("token name", name); err != nil {
+		return "", TokenInfo{}, err
 	}
 	if _, err := s.store.User(ctx, user); err != nil {
 		return "", TokenInfo{}, fmt.Errorf("user %s: %w", user, err)
@@ -103,8 +117,11 @@ func (s *Service) CreateToken(ctx context.Context, user, name string, ttl time.D
 	secret := TokenPrefix + id + "_" + randomFrom(base62, tokenRandomLen)
 	now := s.now().UTC()
 	t := store.Token{ID: id, User: user, Name: name, Hash: sha256Sum(secret), CreatedAt: now}
-	if ttl > 0 {
+	switch {
+	case ttl > 0:
 		t.ExpiresAt = now.Add(ttl)
+	case !until.IsZero():
+		t.ExpiresAt = until.UTC()
 	}
 	if err := s.store.AddToken(ctx, t); err != nil {
 		return "", TokenInfo{}, fmt.Errorf("create token %s of %s: %w", name, user, err)

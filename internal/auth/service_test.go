@@ -395,6 +395,28 @@ func TestAPITokens(t *testing.T) {
 
 // TestTokenLastUsed checks that use is recorded, but at most once a
 // minute.
+// TestTokenUntil: a token given an end time ends exactly then, and an end
+// that has passed is refused.
+func TestTokenUntil(t *testing.T) {
+	e := newSvcEnv(t, true)
+	ctx := t.Context()
+	until := e.clock().Add(48 * time.Hour).Truncate(time.Hour)
+	secret, info, err := e.svc.CreateTokenUntil(ctx, "bob", "until", until)
+	if err != nil || !info.ExpiresAt.Equal(until) {
+		t.Fatalf("CreateTokenUntil = %+v, %v; want it to end at %v", info, err, until)
+	}
+	if _, err := e.svc.Authenticate(ctx, "bob", secret); err != nil {
+		t.Errorf("the new token: %v", err)
+	}
+	e.advance(49 * time.Hour)
+	if _, err := e.svc.Authenticate(ctx, "bob", secret); !errors.Is(err, auth.ErrBadCredentials) {
+		t.Errorf("the token after its end: %v, want bad credentials", err)
+	}
+	if _, _, err := e.svc.CreateTokenUntil(ctx, "bob", "past", e.clock()); !errors.Is(err, auth.ErrInvalid) {
+		t.Errorf("a token ending now: %v, want ErrInvalid", err)
+	}
+}
+
 func TestTokenLastUsed(t *testing.T) {
 	e := newSvcEnv(t, true)
 	ctx := t.Context()

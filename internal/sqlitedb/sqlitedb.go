@@ -16,6 +16,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"strings"
 	"time"
 
@@ -69,6 +71,9 @@ func Open(path string, opts Options) (*DB, error) {
 		busy = 10 * time.Second
 	}
 	params := fmt.Sprintf("?_busy_timeout=%d&_txlock=immediate", busy.Milliseconds())
+	if err := private(path); err != nil {
+		return nil, fmt.Errorf("open %s %s: %w", what, path, err)
+	}
 
 	// synchronous=NORMAL is the usual choice with WAL: a commit is not
 	// synced until the next checkpoint, so a power loss can drop the latest
@@ -155,4 +160,31 @@ func Migrate(ctx context.Context, db *sql.DB, migrations []string) error {
 		}
 	}
 	return tx.Commit()
+}
+
+// private creates the database file for the owner alone, or takes read
+// access from others on one that exists: it may hold password hashes and
+// the key registry tokens are signed with, and SQLite would otherwise
+// create it, and its -wal and -shm files after it, as the umask allows.
+func private(path string) error {
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(p, fi.Mode().Perm()&0o700); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

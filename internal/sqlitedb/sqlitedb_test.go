@@ -2,8 +2,10 @@ package sqlitedb
 
 import (
 	"database/sql"
+	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"testing"
 )
 
@@ -98,4 +100,36 @@ func column(rows *sql.Rows, err error) ([]string, error) {
 		out = append(out, s)
 	}
 	return out, rows.Err()
+}
+
+// TestOpenPrivate: the database and its WAL files are the owner's alone,
+// whatever the umask, and a file others could read is made private.
+func TestOpenPrivate(t *testing.T) {
+	dir := t.TempDir()
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+
+	exposed := filepath.Join(dir, "old.db")
+	if err := os.WriteFile(exposed, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{filepath.Join(dir, "new.db"), exposed} {
+		db, err := Open(path, Options{Migrations: []string{"CREATE TABLE t (v TEXT)"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Write.Exec("INSERT INTO t VALUES ('x')"); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []string{path, path + "-wal", path + "-shm"} {
+			fi, err := os.Stat(p)
+			if err != nil {
+				t.Fatalf("%s: %v", p, err)
+			}
+			if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+				t.Errorf("%s has mode %v, want no access for group or others", p, perm)
+			}
+		}
+		db.Close()
+	}
 }

@@ -64,17 +64,18 @@ func serve(ctx context.Context, c config.Config, log *slog.Logger) error {
 		}
 	}()
 
-	// The first admin, when there is no user yet: its password goes to a
-	// file only breakwater's user can read, and the log says where.
-	if _, err := a.Auth().Bootstrap(ctx, c.Data); err != nil {
-		return fmt.Errorf("create the first admin: %w", err)
-	}
-
 	// 2. Listen; an upstream that is down now may be up by the first pull,
 	//    so nothing here contacts one.
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
+	}
+	// The first admin, when there is no user yet, once the port is ours:
+	// its password goes to a file only breakwater's user can read, and
+	// the log says where.
+	if _, err := a.Bootstrap(ctx); err != nil {
+		ln.Close()
+		return fmt.Errorf("create the first admin: %w", err)
 	}
 	logStartup(log, c, ln.Addr())
 	a.Start(ctx)

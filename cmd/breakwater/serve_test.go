@@ -4,10 +4,15 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
+	"io/fs"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -205,5 +210,24 @@ func TestServeUnreachableUpstream(t *testing.T) {
 				t.Errorf("got %d %s, want %d", resp.StatusCode, body, tt.want)
 			}
 		})
+	}
+}
+
+// TestServeBusyPort: serve that cannot listen stops with the reason
+// before it creates the first admin, so a mistyped port leaves no
+// password file behind.
+func TestServeBusyPort(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	data := t.TempDir()
+	_, _, err = run(t, []string{"BREAKWATER_FIREWALL_MODE=off"}, "serve", "--listen", ln.Addr().String(), "--data", data)
+	if err == nil || !strings.Contains(err.Error(), "listen") {
+		t.Fatalf("serve on a busy port: %v, want a listen error", err)
+	}
+	if _, err := os.Stat(filepath.Join(data, "admin.password")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("serve that could not listen left the first admin's password file: %v", err)
 	}
 }

@@ -1,14 +1,17 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"breakwater/internal/admin"
 	"breakwater/internal/api"
 	"breakwater/internal/auth"
 	"breakwater/internal/firewall"
+	"breakwater/internal/store"
 	"breakwater/internal/upstream"
 )
 
@@ -85,4 +88,23 @@ func principalRequester(next http.Handler) http.Handler {
 		who := firewall.Requester{User: p.User, Address: auth.ClientAddr(r)}
 		next.ServeHTTP(w, r.WithContext(firewall.WithRequester(r.Context(), who)))
 	})
+}
+
+// Bootstrap creates the first admin when there is no user yet (see
+// auth.Service.Bootstrap) and records it in the audit log as the other
+// account changes are, under the actor "breakwater". It returns the
+// password file's path, or "" when users existed.
+func (a *Server) Bootstrap(ctx context.Context) (string, error) {
+	path, err := a.auth.Bootstrap(ctx, a.config.Data)
+	if err != nil || path == "" {
+		return path, err
+	}
+	err = a.meta.AppendAudit(ctx, store.AuditEntry{
+		At: time.Now().UTC(), Actor: "breakwater", Action: admin.ActionUserAdded,
+		Details: "user=" + auth.BootstrapUser + " role=" + string(auth.RoleAdmin) + " password_file=" + path,
+	})
+	if err != nil {
+		return path, fmt.Errorf("record the first admin in the audit log: %w", err)
+	}
+	return path, nil
 }

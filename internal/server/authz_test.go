@@ -987,9 +987,9 @@ func TestAuthzMatrixAnonymousPull(t *testing.T) {
 }
 
 // TestServeBootstrap follows serve on an empty data directory: Build,
-// then Auth().Bootstrap. It must leave the first admin's password in a
-// file only its owner reads, and that password must sign in as an admin
-// who has to change it.
+// then Bootstrap. It must leave the first admin's password in a file only
+// its owner reads, and that password must sign in as an admin who has to
+// change it; the audit log records the new admin.
 func TestServeBootstrap(t *testing.T) {
 	ctx := context.Background()
 	c := testConfig(t, policy.ModeOff)
@@ -1006,9 +1006,13 @@ func TestServeBootstrap(t *testing.T) {
 		}
 	})
 
-	path, err := s.Auth().Bootstrap(ctx, c.Data)
+	path, err := s.Bootstrap(ctx)
 	if err != nil {
 		t.Fatalf("Bootstrap: %v", err)
+	}
+	entries, err := s.meta.Audit(ctx, store.AuditFilter{Action: "user-added"}, 0, 10)
+	if err != nil || len(entries) != 1 || entries[0].Actor != "breakwater" || !strings.Contains(entries[0].Details, "user=admin role=admin") {
+		t.Errorf("audit entries of the first admin: %+v, %v; want one user-added by breakwater", entries, err)
 	}
 	if mxWant := filepath.Join(c.Data, auth.PasswordFile); path != mxWant {
 		t.Fatalf("Bootstrap wrote %q, want %q", path, mxWant)
@@ -1060,7 +1064,7 @@ func TestServeBootstrap(t *testing.T) {
 	}
 
 	// A second start finds a user and leaves the file alone.
-	if again, err := s.Auth().Bootstrap(ctx, c.Data); again != "" || err != nil {
+	if again, err := s.Bootstrap(ctx); again != "" || err != nil {
 		t.Errorf("second Bootstrap: %q, %v; want nothing done", again, err)
 	}
 	if b2, _ := os.ReadFile(path); string(b2) != string(b) {

@@ -20,13 +20,15 @@ type readiness func(ctx context.Context) (ok bool, reason string)
 // rather than using a ServeMux, which would clean and redirect the
 // registry's paths.
 //
-//	/healthz  200 while the process serves
-//	/readyz   200 when ready, else 503 with {"ready":false,"reason":...}
+//	/healthz  200 {"alive":true} while the process serves; it says nothing
+//	          of readiness, so as not to contradict /readyz
+//	/readyz   200 {"ready":true} when ready, else 503 with
+//	          {"ready":false,"reason":...}
 func withHealth(next http.Handler, ready readiness) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/healthz":
-			writeHealth(w, http.StatusOK, health{Ready: true})
+			writeHealth(w, http.StatusOK, alive{Alive: true})
 		case "/readyz":
 			ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 			defer cancel()
@@ -47,7 +49,11 @@ type health struct {
 	Reason string `json:"reason,omitempty"`
 }
 
-func writeHealth(w http.ResponseWriter, status int, h health) {
+type alive struct {
+	Alive bool `json:"alive"`
+}
+
+func writeHealth(w http.ResponseWriter, status int, h any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)

@@ -158,6 +158,11 @@ func (a *Server) openStores(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
+	if fi, err := os.Stat(dir); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		// The databases are made private anyway; the rest is image content.
+		a.log.Warn("the data directory is open to other users; chmod 700 it", telemetry.KeyFile, dir,
+			telemetry.KeyPerm, fi.Mode().Perm().String())
+	}
 	var err error
 	if a.blobs, err = fs.New(dir, fs.Options{}); err != nil {
 		return fmt.Errorf("open blob store: %w", err)

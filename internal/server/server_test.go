@@ -54,7 +54,7 @@ func TestHealthRouting(t *testing.T) {
 		wantCode int
 		wantBody string
 	}{
-		{"/healthz", http.StatusOK, `{"ready":true}`},
+		{"/healthz", http.StatusOK, `{"alive":true}`},
 		{"/readyz", http.StatusServiceUnavailable, `{"ready":false,"reason":"no data"}`},
 		{"/v2/", http.StatusTeapot, ""},
 		{"/v2/healthz/manifests/1", http.StatusTeapot, ""},

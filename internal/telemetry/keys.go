@@ -83,6 +83,7 @@ const (
 	KeyTokenName = "token"    // an API token's name, never its secret
 	KeyTokenID   = "token_id" // an API token's ID
 	KeyFile      = "file"     // a file written or read, such as the first admin's password file
+	KeyPerm      = "perm"     // a file's permission bits, such as -rwxr-xr-x
 	KeySessions  = "sessions" // how many login sessions an operation ended
 )
 

@@ -61,6 +61,9 @@ duration back from now (24h, 7d).`,
 			if err != nil {
 				return err
 			}
+			if err := existingData(c.Data); err != nil {
+				return err
+			}
 			a, err := server.OpenAdmin(c, nil)
 			if err != nil {
 				return err

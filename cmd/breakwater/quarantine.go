@@ -46,6 +46,9 @@ func (q *quarantineCmd) open() (*server.Admin, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := existingData(c.Data); err != nil {
+		return nil, err
+	}
 	return server.OpenAdmin(c, nil)
 }
 

@@ -88,7 +88,7 @@ func (c *accountsCmd) tokenCreate() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a, err := c.open()
+			a, err := c.open(false)
 			if err != nil {
 				return err
 			}
@@ -148,7 +148,7 @@ func (c *accountsCmd) tokenList() *cobra.Command {
 			if err := checkFormat(format); err != nil {
 				return err
 			}
-			a, err := c.open()
+			a, err := c.open(false)
 			if err != nil {
 				return err
 			}
@@ -216,7 +216,7 @@ func (c *accountsCmd) tokenRevoke() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
-			a, err := c.open()
+			a, err := c.open(false)
 			if err != nil {
 				return err
 			}

@@ -39,11 +39,17 @@ type accounts struct {
 }
 
 // open opens the stores of the data directory, the ones serve uses, so a
-// change is in force on a running server at once.
-func (c *accountsCmd) open() (*accounts, error) {
+// change is in force on a running server at once. Only create (user add)
+// may make a data directory that is not there yet.
+func (c *accountsCmd) open(create bool) (*accounts, error) {
 	cfg, err := c.load(c.flags)
 	if err != nil {
 		return nil, err
+	}
+	if !create {
+		if err := existingData(cfg.Data); err != nil {
+			return nil, err
+		}
 	}
 	a, err := server.OpenAdmin(cfg, nil)
 	if err != nil {
@@ -149,7 +155,7 @@ func (c *accountsCmd) userAdd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a, err := c.open()
+			a, err := c.open(true)
 			if err != nil {
 				return err
 			}
@@ -198,7 +204,7 @@ func (c *accountsCmd) userList() *cobra.Command {
 			if err := checkFormat(format); err != nil {
 				return err
 			}
-			a, err := c.open()
+			a, err := c.open(false)
 			if err != nil {
 				return err
 			}
@@ -243,7 +249,7 @@ func (c *accountsCmd) userPasswd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a, err := c.open()
+			a, err := c.open(false)
 			if err != nil {
 				return err
 			}
@@ -282,7 +288,7 @@ func (c *accountsCmd) userRole() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("--role: %s", reason(err))
 			}
-			a, err := c.open()
+			a, err := c.open(false)
 			if err != nil {
 				return err
 			}
@@ -313,7 +319,7 @@ func (c *accountsCmd) userDelete() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
-			a, err := c.open()
+			a, err := c.open(false)
 			if err != nil {
 				return err
 			}

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -134,6 +136,9 @@ func newVulnDBStatusCmd(stdout io.Writer, load loader) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := existingData(c.Data); err != nil {
+				return err
+			}
 			db, err := server.OpenVulnDB(c.Data, nil)
 			if err != nil {
 				return err
@@ -235,4 +240,20 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// existingData refuses a data directory that is not there, for commands
+// that only read or change what serve stored: run in the wrong directory,
+// they would otherwise make an empty one and report that it is empty.
+func existingData(dir string) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("no data directory at %s: pass --data (or --config) naming the one serve uses", dir)
+	case err != nil:
+		return fmt.Errorf("data directory: %w", err)
+	case !fi.IsDir():
+		return fmt.Errorf("data directory %s is not a directory", dir)
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,11 +42,21 @@ func osvFeed(t *testing.T) string {
 }
 
 func TestVulnDBCommands(t *testing.T) {
-	data := filepath.Join(t.TempDir(), "new") // created by the first command
+	data := filepath.Join(t.TempDir(), "new") // created by import, not by status
 	feed := osvFeed(t)
 
-	// Before any import the status says the firewall is not ready.
-	out, _, err := run(t, nil, "vulndb", "status", "--data", data)
+	// status reads what is there; run in the wrong place it says so
+	// rather than make an empty data directory.
+	_, _, err := run(t, nil, "vulndb", "status", "--data", data)
+	if err == nil || !strings.Contains(err.Error(), "no data directory at "+data) {
+		t.Errorf("status of a data directory that is not there: %v, want it named as missing", err)
+	}
+	if _, err := os.Stat(data); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("status made the data directory: %v", err)
+	}
+	// In an empty one, it says the firewall is not ready.
+	empty := t.TempDir()
+	out, _, err := run(t, nil, "vulndb", "status", "--data", empty)
 	if err != nil || !strings.Contains(out, "no vulnerability data imported") {
 		t.Errorf("status before import: got %q, %v; want it to say no data is imported", out, err)
 	}
@@ -149,5 +160,27 @@ func TestVulnDBStatusDigestsOnly(t *testing.T) {
 	out, _, err := run(t, nil, "vulndb", "status", "--data", data)
 	if err != nil || !strings.Contains(out, "only known-bad file digests: the firewall is not ready") {
 		t.Errorf("status: got %v\n%s\nwant it to say the firewall is not ready", err, out)
+	}
+}
+
+// TestCommandsNeedTheirData: commands on what serve stored refuse a data
+// directory that is not there instead of making an empty one; user add,
+// like vulndb import, may make it.
+func TestCommandsNeedTheirData(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "typo")
+	for _, args := range [][]string{
+		{"quarantine", "list"}, {"quarantine", "show", "q-1"}, {"audit"},
+		{"user", "list"}, {"user", "delete", "bob"}, {"token", "list"}, {"vulndb", "status"},
+	} {
+		_, _, err := run(t, nil, append(args, "--data", data)...)
+		if err == nil || !strings.Contains(err.Error(), "no data directory at "+data) {
+			t.Errorf("%v on a missing data directory: %v, want it named as missing", args, err)
+		}
+		if _, err := os.Stat(data); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("%v made the data directory: %v", args, err)
+		}
+	}
+	if _, _, err := runIn(t, "a long enough password\n", "user", "add", "bob", "--role", "admin", "--password-stdin", "--data", data); err != nil {
+		t.Errorf("user add on a new data directory: %v", err)
 	}
 }

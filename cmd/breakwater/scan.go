@@ -46,6 +46,7 @@ the image is withheld (quarantined, or its inspection failed).`,
 		},
 	}
 	addDataFlag(cmd, &f)
+	cmd.Flags().StringVar(&f.Upstream, "upstream", "", "`URL` of the default upstream, as serve --upstream takes it (default the configured one)")
 	cmd.Flags().StringVar((*string)(&f.Firewall), "firewall", "", "firewall `mode` to judge in, overriding the configuration: audit or quarantine")
 	cmd.Flags().StringVar(&platform, "platform", "linux/amd64", "`os/arch[/variant]` to judge when IMAGE is a multi-platform index")
 	addFormatFlag(cmd, &format)

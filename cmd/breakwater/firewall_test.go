@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -364,4 +365,25 @@ func layerOf(t *testing.T, fx *fwFixture, repo string) string {
 		t.Fatal(err)
 	}
 	return d.String()
+}
+
+// TestScanUpstreamFlag: --upstream overrides the configured default
+// upstream, as it does for serve.
+func TestScanUpstreamFlag(t *testing.T) {
+	fx := newFWFixture(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + l.Addr().String()
+	l.Close()
+	env := []string{"BREAKWATER_UPSTREAM=" + dead, "BREAKWATER_UPSTREAMS_DOCKER_IO_RETRIES=0"}
+	_, _, err = run(t, env, "scan", "missing:1", "--data", t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("scan from the configured upstream, which is down: %v", err)
+	}
+	_, _, err = run(t, env, "scan", "missing:1", "--data", t.TempDir(), "--upstream", fx.upstream)
+	if err == nil || !strings.Contains(err.Error(), "404 NAME_UNKNOWN") {
+		t.Errorf("scan --upstream: %v, want the flag's upstream to answer that missing:1 does not exist", err)
+	}
 }

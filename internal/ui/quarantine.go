@@ -3,6 +3,7 @@ package ui
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -41,6 +42,16 @@ type option struct {
 	Selected     bool
 }
 
+// hasOption reports whether value is one of the choices of a select.
+func hasOption(opts []option, value string) bool {
+	for _, o := range opts {
+		if o.Value == value {
+			return true
+		}
+	}
+	return false
+}
+
 func options(current string, pairs ...string) []option {
 	var out []option
 	for i := 0; i+1 < len(pairs); i += 2 {
@@ -75,6 +86,20 @@ func (u *UI) quarantineList(w http.ResponseWriter, r *http.Request, v visitor) {
 	until, err := parseSince(d.Until, now)
 	if err != nil {
 		bad("Until must be a date (2006-01-02), a time (RFC 3339) or a duration like 24h or 7d.")
+		return
+	}
+	// The page checks the choices it offers itself, so a bad link gets a
+	// sentence about the form rather than the store's wording.
+	if !hasOption(d.Severities, d.Severity) {
+		bad(fmt.Sprintf("Severity must be low, medium, high or critical, not %q.", d.Severity))
+		return
+	}
+	if !hasOption(d.Sorts, d.Sort) && d.Sort != admin.SortNewest {
+		bad(fmt.Sprintf("Sort must be newest, oldest, score or repo, not %q.", d.Sort))
+		return
+	}
+	if !since.IsZero() && !until.IsZero() && until.Before(since) {
+		bad("Until must not be before Since.")
 		return
 	}
 	query := admin.QuarantineQuery{Repo: d.Repo, Policy: d.Policy, Severity: d.Severity, Since: since, Until: until,

@@ -4,9 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"breakwater/internal/admin"
+	"breakwater/internal/firewall"
 	"breakwater/internal/policy"
 	"breakwater/internal/store"
 )
@@ -32,8 +33,21 @@ func (u *UI) violations(w http.ResponseWriter, r *http.Request, v visitor) {
 
 type auditData struct {
 	User, Repo, Digest, Action, Since, Until string
+	Actions                                  []option
 	Items                                    []store.AuditEntry
 	Next                                     string
+}
+
+// auditActions are the actions the audit log records, for the filter's
+// select box.
+// TODO: take the list internal/admin is to export, so a new action shows
+// here without a change to the dashboard.
+var auditActions = []string{
+	firewall.ActionPull, firewall.ActionPullDenied, firewall.ActionJudged, firewall.ActionQuarantined,
+	firewall.ActionViolation, firewall.ActionNotInspected, firewall.ActionReleased, firewall.ActionDeleted,
+	firewall.ActionNoted, firewall.ActionReevaluated, firewall.ActionPoliciesUpdated, firewall.ActionPoliciesReset,
+	admin.ActionUserAdded, admin.ActionUserDeleted, admin.ActionRoleChanged, admin.ActionPasswordChanged,
+	admin.ActionTokenCreated, admin.ActionTokenRevoked,
 }
 
 // audit shows the audit log, newest first, with filters and a link to
@@ -44,6 +58,14 @@ func (u *UI) audit(w http.ResponseWriter, r *http.Request, v visitor) {
 		Since: q.Get("since"), Until: q.Get("until")}
 	bad := func(msg string) {
 		u.render(w, r, http.StatusBadRequest, "audit", view{Title: "Audit log", Nav: "audit", V: v, Data: d, Error: msg})
+	}
+	d.Actions = options(d.Action, "", "any")
+	for _, a := range auditActions {
+		d.Actions = append(d.Actions, option{Value: a, Label: a, Selected: a == d.Action})
+	}
+	if !hasOption(d.Actions, d.Action) {
+		bad(fmt.Sprintf("The audit log has no action %q; pick one from the list.", d.Action))
+		return
 	}
 	now := u.opts.Now()
 	since, err := parseSince(d.Since, now)
@@ -146,27 +168,31 @@ func (u *UI) policies(w http.ResponseWriter, r *http.Request, v visitor) {
 // wrong with it is shown above the text, which is kept for correcting.
 func (u *UI) setPolicies(w http.ResponseWriter, r *http.Request, v visitor) {
 	text := r.PostForm.Get("policies")
-	bad := func(status int, msg string) {
+	bad := func(status int, msg string, problems []string) {
 		set, err := u.opts.Admin.Policies(r.Context())
 		if err != nil {
 			u.failErr(w, r, v, err)
 			return
 		}
 		u.render(w, r, status, "policies", view{Title: "Policies", Nav: "policies", V: v,
-			Data: policiesData{Set: set, Text: text}, Error: msg})
+			Data: policiesData{Set: set, Text: text}, Error: msg, Problems: problems})
 	}
 	if !v.P.IsAdmin() {
 		u.fail(w, r, v, http.StatusForbidden, "Only admins may do this.")
 		return
 	}
-	set, err := parsePolicies(text)
+	set, problems, err := parsePolicies(text)
 	if err != nil {
-		bad(http.StatusBadRequest, err.Error())
+		bad(http.StatusBadRequest, err.Error(), nil)
+		return
+	}
+	if problems != nil {
+		bad(http.StatusBadRequest, "The policies are not valid; fix these and save again:", problems)
 		return
 	}
 	if err := u.opts.Admin.SetPolicies(r.Context(), v.P, set); err != nil {
 		if status, msg := errStatus(err); status == http.StatusBadRequest {
-			bad(status, msg)
+			bad(status, msg, nil)
 			return
 		}
 		u.failErr(w, r, v, err)
@@ -175,22 +201,93 @@ func (u *UI) setPolicies(w http.ResponseWriter, r *http.Request, v visitor) {
 	http.Redirect(w, r, Prefix+"/policies?done=policies", http.StatusSeeOther)
 }
 
-// parsePolicies reads a policy list as YAML (JSON is YAML too), refusing
-// unknown keys, then validates it.
-func parsePolicies(text string) (policy.Set, error) {
+// parsePolicies reads the policies as YAML (JSON is YAML too): a bare
+// list, or the API's {"policies": [...]} so what GET /api/v1/policies
+// answers can be pasted back. Unknown keys are refused. A parse error is
+// returned as one sentence; validation problems come back as problems,
+// every one, as the API lists them.
+func parsePolicies(text string) (policy.Set, []string, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(text), &doc); err != nil {
+		return nil, nil, fmt.Errorf("The policies do not parse as YAML or JSON: %s.", plainYAMLError(err))
+	}
+	if len(doc.Content) == 0 {
+		return nil, nil, errors.New("The policy list is empty; write [] to remove every policy.")
+	}
 	var set policy.Set
+	var target any = &set
+	wrapped := struct {
+		Policies *policy.Set `yaml:"policies"`
+	}{}
+	switch doc.Content[0].Kind {
+	case yaml.SequenceNode:
+	case yaml.MappingNode:
+		target = &wrapped
+	default:
+		return nil, nil, errors.New(`The policies must be a list, or an object with "policies", a list.`)
+	}
 	dec := yaml.NewDecoder(strings.NewReader(text))
 	dec.KnownFields(true)
-	if err := dec.Decode(&set); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, errors.New("the policy list is empty; write [] to remove every policy")
+	if err := dec.Decode(target); err != nil {
+		return nil, nil, fmt.Errorf("The policies do not parse as YAML or JSON: %s.", plainYAMLError(err))
+	}
+	if target == &wrapped {
+		if wrapped.Policies == nil {
+			return nil, nil, errors.New(`The object needs "policies", a list; write [] to remove every policy.`)
 		}
-		return nil, fmt.Errorf("the policies do not parse: %w", err)
+		set = *wrapped.Policies
 	}
 	if err := set.Validate(); err != nil {
-		return nil, fmt.Errorf("the policies are not valid: %w", err)
+		return nil, problemList(err), nil
 	}
-	return set, nil
+	return set, nil, nil
+}
+
+// problemList splits a joined error into its parts, one per line.
+func problemList(err error) []string {
+	var out []string
+	for _, line := range strings.Split(err.Error(), "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+var (
+	yamlUnknownField = regexp.MustCompile(`field (\S+) not found in type .*$`)
+	yamlWrongKind    = regexp.MustCompile("cannot unmarshal !!(\\w+)(?: `[^`]*`)? into \\S+")
+)
+
+// yamlKinds name YAML's tags in words.
+var yamlKinds = map[string]string{
+	"map": "an object", "seq": "a list", "str": "text", "int": "a number",
+	"float": "a number", "bool": "true or false", "null": "nothing",
+}
+
+// plainYAMLError turns the YAML library's error into words about the
+// text, without its prefix or the names of Go types.
+func plainYAMLError(err error) string {
+	var parts []string
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		parts = te.Errors
+	} else {
+		parts = []string{err.Error()}
+	}
+	for i, p := range parts {
+		p = strings.TrimPrefix(p, "yaml: ")
+		p = yamlUnknownField.ReplaceAllString(p, "there is no key $1")
+		p = yamlWrongKind.ReplaceAllStringFunc(p, func(m string) string {
+			kind := yamlWrongKind.FindStringSubmatch(m)[1]
+			if w, ok := yamlKinds[kind]; ok {
+				kind = w
+			}
+			return kind + " is not expected here"
+		})
+		parts[i] = p
+	}
+	return strings.Join(parts, "; ")
 }
 
 // compactJSON shows a value, such as a policy's conditions, as one line

@@ -30,7 +30,9 @@ type view struct {
 	V     visitor
 	Flash string
 	Error string
-	Data  any
+	// Problems are listed under Error, one item each.
+	Problems []string
+	Data     any
 }
 
 var funcs = template.FuncMap{

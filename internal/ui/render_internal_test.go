@@ -89,3 +89,17 @@ func TestLineGaps(t *testing.T) {
 		t.Errorf("a count chart of zeros: empty %v, %d dots", c.Empty, len(c.Dots))
 	}
 }
+
+func TestSentence(t *testing.T) {
+	for in, want := range map[string]string{
+		"password must be at least 12 characters": "Password must be at least 12 characters.",
+		"The token has ended.":                    "The token has ended.",
+		" élan is missing ":                       "Élan is missing.",
+		"is it there?":                            "Is it there?",
+		"":                                        "",
+	} {
+		if got := sentence(in); got != want {
+			t.Errorf("sentence(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"io/fs"
 	"net/http"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"breakwater/internal/admin"
 	"breakwater/internal/auth"
@@ -76,19 +79,34 @@ func (u *UI) failErr(w http.ResponseWriter, r *http.Request, v visitor, err erro
 }
 
 // errStatus maps an error of the facade or of auth to a status and a
-// message fit to show.
+// message fit to show. The sources word their errors as plain text; the
+// page only makes that one sentence.
 func errStatus(err error) (int, string) {
 	switch {
 	case errors.Is(err, admin.ErrInvalid), errors.Is(err, auth.ErrInvalid):
-		return http.StatusBadRequest, err.Error()
+		return http.StatusBadRequest, sentence(err.Error())
 	case errors.Is(err, auth.ErrExists):
-		return http.StatusConflict, err.Error()
+		return http.StatusConflict, sentence(err.Error())
 	case errors.Is(err, admin.ErrForbidden):
 		return http.StatusForbidden, "Only admins may do this."
 	case errors.Is(err, store.ErrNotFound):
 		return http.StatusNotFound, "Not found."
 	case errors.Is(err, admin.ErrUnavailable):
-		return http.StatusConflict, err.Error()
+		return http.StatusConflict, sentence(err.Error())
 	}
 	return http.StatusInternalServerError, "Something went wrong on the server; the log says what."
+}
+
+// sentence starts s with a capital and ends it with a full stop.
+func sentence(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return s
+	}
+	r, n := utf8.DecodeRuneInString(s)
+	s = string(unicode.ToUpper(r)) + s[n:]
+	if !strings.ContainsAny(s[len(s)-1:], ".!?") {
+		s += "."
+	}
+	return s
 }

@@ -691,11 +691,18 @@ func TestPolicies(t *testing.T) {
 		want       int
 		show       string
 	}{
-		{"not yaml", "- name: [", http.StatusBadRequest, "do not parse"},
-		{"unknown key", "- name: x\n  colour: red\n  action: fail\n", http.StatusBadRequest, "colour"},
-		{"invalid", "- name: Bad Name\n  action: fail\n  conditions: {malware: true}\n", http.StatusBadRequest, "not valid"},
+		{"not yaml", "- name: [", http.StatusBadRequest, "The policies do not parse as YAML or JSON: line 1: did not find expected node content."},
+		{"unknown key", "- name: x\n  colour: red\n  action: fail\n", http.StatusBadRequest, "line 2: there is no key colour."},
+		{"wrong kind", "policies: {name: x}", http.StatusBadRequest, "line 1: an object is not expected here."},
+		{"scalar", "hello", http.StatusBadRequest, "The policies must be a list, or an object with &#34;policies&#34;, a list."},
+		{"object without policies", `{"rules": []}`, http.StatusBadRequest, "there is no key rules"},
+		{"object with null policies", `{"policies": null}`, http.StatusBadRequest, "The object needs &#34;policies&#34;, a list"},
+		{"empty", " \n", http.StatusBadRequest, "The policy list is empty; write [] to remove every policy."},
+		{"invalid", "- name: Bad Name\n  action: fail\n  conditions: {malware: true}\n", http.StatusBadRequest, "The policies are not valid; fix these and save again:"},
 		{"valid yaml", "- name: no-malware\n  action: fail\n  conditions: {malware: true}\n", http.StatusSeeOther, ""},
 		{"valid json", `[{"name": "crit", "action": "warn", "conditions": {"min_score": 9}}]`, http.StatusSeeOther, ""},
+		{"the API's object as JSON", `{"policies": [{"name": "api-json", "action": "warn", "conditions": {"min_score": 8}}]}`, http.StatusSeeOther, ""},
+		{"the API's object as YAML", "policies:\n  - name: api-yaml\n    action: fail\n    conditions: {malware: true}\n", http.StatusSeeOther, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -703,10 +710,87 @@ func TestPolicies(t *testing.T) {
 			if a.status != tt.want || !strings.Contains(a.body, tt.show) {
 				t.Errorf("POST policies %q = %d, want %d showing %q\n%s", tt.text, a.status, tt.want, tt.show, a.body)
 			}
+			if strings.Contains(a.body, "policy.Set") || strings.Contains(a.body, "policy.Policy") || strings.Contains(a.body, "struct {") ||
+				strings.Contains(a.body, "yaml:") || strings.Contains(a.body, "!!") {
+				t.Errorf("POST policies %q shows the parser's own words\n%s", tt.text, a.body)
+			}
 		})
 	}
-	if a := b.get("/ui/policies"); !strings.Contains(a.body, "crit") {
+	if a := b.get("/ui/policies"); !strings.Contains(a.body, "api-yaml") {
 		t.Error("the saved policies are not shown")
+	}
+
+	// Every problem is listed, not only the first.
+	a := b.post("/ui/policies", url.Values{"policies": {"- name: Bad Name\n  action: maybe\n  conditions: {}\n- name: ok\n  action: fail\n  conditions: {min_score: 11}\n"}})
+	for _, want := range []string{
+		`<li>policies[0].name: &#34;Bad Name&#34; must be lower-case`,
+		`<li>policies[0].action: must be fail, warn or none, not &#34;maybe&#34;</li>`,
+		`<li>policies[0].conditions: at least one condition must be set</li>`,
+		`<li>policies[1].conditions.min_score: must be between 0 and 10, not 11</li>`,
+	} {
+		if a.status != http.StatusBadRequest || !strings.Contains(a.body, want) {
+			t.Errorf("invalid policies = %d, want 400 listing %q\n%s", a.status, want, a.body)
+		}
+	}
+	if !strings.Contains(a.body, "Bad Name") || !strings.Contains(a.body, "min_score: 11") {
+		t.Error("the posted text is not kept for correcting")
+	}
+}
+
+// TestErrorSentences holds the dashboard's error messages to one plain
+// sentence each, without the wrapping of the layers beneath.
+func TestErrorSentences(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	b := e.browser(t)
+	b.login(adminUser, adminPass)
+	b.get("/ui/users")
+	if a := b.post("/ui/users", url.Values{"name": {"erin"}, "role": {"reader"}, "password": {"erin-password-1"}}); a.status != http.StatusSeeOther {
+		t.Fatalf("add user = %d\n%s", a.status, a.body)
+	}
+	tests := []struct {
+		name   string
+		do     func() answer
+		status int
+		want   string
+	}{
+		{"unknown severity", func() answer { return b.get("/ui/quarantine?severity=bogus") }, http.StatusBadRequest,
+			`Severity must be low, medium, high or critical, not &#34;bogus&#34;.`},
+		{"unknown sort", func() answer { return b.get("/ui/quarantine?sort=size") }, http.StatusBadRequest,
+			`Sort must be newest, oldest, score or repo, not &#34;size&#34;.`},
+		{"until before since", func() answer { return b.get("/ui/quarantine?since=1d&until=2d") }, http.StatusBadRequest,
+			`Until must not be before Since.`},
+		{"unknown audit action", func() answer { return b.get("/ui/audit?action=bogus") }, http.StatusBadRequest,
+			`The audit log has no action &#34;bogus&#34;; pick one from the list.`},
+		{"delete unconfirmed", func() answer { return b.post("/ui/users/delete", url.Values{"name": {"erin"}}) }, http.StatusBadRequest,
+			`Tick the box to confirm deleting erin.`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := tt.do()
+			if a.status != tt.status || !strings.Contains(a.body, `<p>`+tt.want+`</p>`) {
+				t.Errorf("= %d, want %d showing %q\n%s", a.status, tt.status, tt.want, a.body)
+			}
+		})
+	}
+
+	// The add form words what it knows itself rather than pass on the
+	// layers' wrapping.
+	for _, tt := range []struct {
+		name   string
+		form   url.Values
+		status int
+		want   string
+	}{
+		{"existing user", url.Values{"name": {"erin"}, "role": {"reader"}, "password": {"erin-password-1"}}, http.StatusConflict, "There is already a user named erin."},
+		{"unknown role", url.Values{"name": {"dave"}, "role": {"root"}, "password": {"dave-password-1"}}, http.StatusBadRequest, `Role must be reader or admin, not &#34;root&#34;.`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a := b.post("/ui/users", tt.form)
+			if a.status != tt.status || !strings.Contains(a.body, `role="alert"><p>`+tt.want+`</p>`) {
+				t.Errorf("= %d, want %d showing %q\n%s", a.status, tt.status, tt.want, a.body)
+			}
+		})
 	}
 }
 
@@ -714,7 +798,7 @@ func TestStatic(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	b := e.browser(t)
-	for path, ctype := range map[string]string{"/ui/static/style.css": "text/css", "/ui/static/sort.js": "javascript"} {
+	for path, ctype := range map[string]string{"/ui/static/style.css": "text/css", "/ui/static/sort.js": "javascript", "/ui/static/favicon.png": "image/png"} {
 		a := b.get(path)
 		if a.status != http.StatusOK || !strings.Contains(a.header.Get("Content-Type"), ctype) || a.body == "" {
 			t.Errorf("GET %s = %d %q", path, a.status, a.header.Get("Content-Type"))
@@ -722,6 +806,11 @@ func TestStatic(t *testing.T) {
 		if a.header.Get("X-Content-Type-Options") != "nosniff" {
 			t.Errorf("GET %s lacks nosniff", path)
 		}
+	}
+	// The layout names the icon, so browsers do not ask the registry for
+	// /favicon.ico.
+	if a := b.get("/ui/login"); !strings.Contains(a.body, `<link rel="icon" type="image/png" href="/ui/static/favicon.png">`) {
+		t.Errorf("the layout does not link the icon\n%s", a.body)
 	}
 	if a := b.get("/ui/static/nope.css"); a.status != http.StatusNotFound {
 		t.Errorf("missing asset = %d, want 404", a.status)

@@ -1,12 +1,12 @@
 package ui
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"time"
 
-	"breakwater/internal/admin"
 	"breakwater/internal/auth"
 )
 
@@ -57,20 +57,37 @@ func (u *UI) userChange(w http.ResponseWriter, r *http.Request, v visitor, d use
 func (u *UI) addUser(w http.ResponseWriter, r *http.Request, v visitor) {
 	f := r.PostForm
 	d := usersData{Name: f.Get("name"), Role: f.Get("role")}
+	// The form offers the two roles and knows what a conflict means, so
+	// it says both in its own words.
+	role := auth.Role(d.Role)
+	if v.P.IsAdmin() && role != auth.RoleReader && role != auth.RoleAdmin {
+		u.showUsers(w, r, v, http.StatusBadRequest, d, fmt.Sprintf("Role must be reader or admin, not %q.", d.Role))
+		return
+	}
 	u.userChange(w, r, v, d, "user", func() error {
-		role, err := auth.ParseRole(d.Role)
-		if err != nil {
-			return err
+		err := u.opts.Admin.AddUser(r.Context(), v.P, d.Name, role, f.Get("password"))
+		if errors.Is(err, auth.ErrExists) {
+			return userExists(d.Name)
 		}
-		return u.opts.Admin.AddUser(r.Context(), v.P, d.Name, role, f.Get("password"))
+		return err
 	})
 }
 
+// userExists is the add form's conflict, worded for the page.
+type userExists string
+
+func (e userExists) Error() string {
+	return fmt.Sprintf("There is already a user named %s.", string(e))
+}
+func (e userExists) Unwrap() error { return auth.ErrExists }
+
 func (u *UI) deleteUser(w http.ResponseWriter, r *http.Request, v visitor) {
+	if r.PostForm.Get("confirm") != "yes" && v.P.IsAdmin() {
+		u.showUsers(w, r, v, http.StatusBadRequest, usersData{},
+			fmt.Sprintf("Tick the box to confirm deleting %s.", r.PostForm.Get("name")))
+		return
+	}
 	u.userChange(w, r, v, usersData{}, "userdel", func() error {
-		if r.PostForm.Get("confirm") != "yes" {
-			return fmt.Errorf("tick the box to confirm deleting %s: %w", r.PostForm.Get("name"), admin.ErrInvalid)
-		}
 		return u.opts.Admin.DeleteUser(r.Context(), v.P, r.PostForm.Get("name"))
 	})
 }

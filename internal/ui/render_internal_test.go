@@ -2,12 +2,14 @@ package ui
 
 import (
 	"bytes"
+	"encoding/json"
 	"math"
 	"strings"
 	"testing"
 	"time"
 
 	"breakwater/internal/admin"
+	"breakwater/internal/policy"
 )
 
 // TestUpstreamsTable renders the overview's upstream table for states a
@@ -101,5 +103,26 @@ func TestSentence(t *testing.T) {
 		if got := sentence(in); got != want {
 			t.Errorf("sentence(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestPoliciesFromTheAPI parses the default set as GET /api/v1/policies
+// writes it, so the JSON names and the YAML names cannot drift apart.
+func TestPoliciesFromTheAPI(t *testing.T) {
+	want := policy.Default()
+	body, err := json.MarshalIndent(struct {
+		Policies policy.Set `json:"policies"`
+	}{want}, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, problems, err := parsePolicies(string(body))
+	if err != nil || problems != nil {
+		t.Fatalf("parse the API's answer: %v %q", err, problems)
+	}
+	a, _ := json.Marshal(got)
+	b, _ := json.Marshal(want)
+	if !bytes.Equal(a, b) {
+		t.Errorf("parsed policies differ:\n got %s\nwant %s", a, b)
 	}
 }

@@ -124,7 +124,7 @@ func readPassword(cmd *cobra.Command, fromStdin bool) (pw string, generated bool
 // reason is the text of an auth.ErrInvalid without its "invalid: "
 // prefix, for an error message that already says what is wrong.
 func reason(err error) string {
-	return strings.TrimPrefix(err.Error(), auth.ErrInvalid.Error()+": ")
+	return err.Error()
 }
 
 // printSecret writes note to stderr and secret alone to stdout, so the

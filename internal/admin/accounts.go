@@ -2,7 +2,6 @@ package admin
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"breakwater/internal/auth"
@@ -21,7 +20,7 @@ func (s *Service) AddUser(ctx context.Context, p auth.Principal, name string, ro
 	}
 	ctx = auth.WithPrincipal(ctx, p)
 	if role != auth.RoleReader && role != auth.RoleAdmin {
-		return fmt.Errorf("role %q is not reader or admin: %w", role, ErrInvalid)
+		return invalidf("role %q is not reader or admin", role)
 	}
 	if err := s.opts.Auth.AddUser(ctx, name, role, password); err != nil {
 		return err
@@ -51,7 +50,7 @@ func (s *Service) SetRole(ctx context.Context, p auth.Principal, name string, ro
 	}
 	ctx = auth.WithPrincipal(ctx, p)
 	if role != auth.RoleReader && role != auth.RoleAdmin {
-		return fmt.Errorf("role %q is not reader or admin: %w", role, ErrInvalid)
+		return invalidf("role %q is not reader or admin", role)
 	}
 	if err := s.opts.Auth.SetRole(ctx, name, role); err != nil {
 		return err
@@ -88,7 +87,7 @@ func (s *Service) Tokens(ctx context.Context, p auth.Principal, user string) ([]
 // and returns its secret, which is shown this once.
 func (s *Service) CreateToken(ctx context.Context, p auth.Principal, user, name string, ttl time.Duration) (string, auth.TokenInfo, error) {
 	if ttl < 0 {
-		return "", auth.TokenInfo{}, fmt.Errorf("token lifetime %v is negative: %w", ttl, ErrInvalid)
+		return "", auth.TokenInfo{}, invalidf("token lifetime %v is negative", ttl)
 	}
 	return s.createToken(ctx, p, user, name, func(ctx context.Context) (string, auth.TokenInfo, error) {
 		return s.opts.Auth.CreateToken(ctx, user, name, ttl)

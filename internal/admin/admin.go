@@ -142,3 +142,15 @@ const (
 	ActionTokenCreated    = "token-created"
 	ActionTokenRevoked    = "token-revoked"
 )
+
+// invalidError is bad input: its text is the plain message, and it still
+// matches ErrInvalid, so callers can show it as is.
+type invalidError struct{ err error }
+
+func (e *invalidError) Error() string        { return e.err.Error() }
+func (e *invalidError) Unwrap() error        { return e.err }
+func (e *invalidError) Is(target error) bool { return target == ErrInvalid }
+
+func invalidf(format string, args ...any) error {
+	return &invalidError{err: fmt.Errorf(format, args...)}
+}

@@ -37,13 +37,13 @@ type AuditPage struct {
 func (q *AuditQuery) check() error {
 	switch {
 	case q.Before < 0:
-		return fmt.Errorf("before %d is negative: %w", q.Before, ErrInvalid)
+		return invalidf("before %d is negative", q.Before)
 	case q.Limit < 0 || q.Limit > MaxLimit:
-		return fmt.Errorf("limit %d is not between 0 and %d: %w", q.Limit, MaxLimit, ErrInvalid)
+		return invalidf("limit %d is not between 0 and %d", q.Limit, MaxLimit)
 	case !q.Since.IsZero() && !q.Until.IsZero() && q.Until.Before(q.Since):
-		return fmt.Errorf("until is before since: %w", ErrInvalid)
+		return invalidf("until is before since")
 	case q.Digest != "" && q.Digest.Validate() != nil:
-		return fmt.Errorf("digest %q is malformed: %w", q.Digest, ErrInvalid)
+		return invalidf("digest %q is malformed", q.Digest)
 	}
 	if q.Limit == 0 {
 		q.Limit = DefaultLimit
@@ -112,7 +112,7 @@ var vulnIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$`)
 // or alias), by repository and digest, with who pulled each.
 func (s *Service) Exposure(ctx context.Context, vulnID string) ([]Exposure, error) {
 	if !vulnIDRE.MatchString(vulnID) {
-		return nil, fmt.Errorf("vulnerability id %q is malformed: %w", vulnID, ErrInvalid)
+		return nil, invalidf("vulnerability id %q is malformed", vulnID)
 	}
 	out := []Exposure{}
 	if s.opts.Records == nil {

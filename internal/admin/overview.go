@@ -44,9 +44,9 @@ func (s *Service) Overview(ctx context.Context, since time.Time) (Overview, erro
 	}
 	switch {
 	case since.After(now):
-		return Overview{}, fmt.Errorf("since %s is in the future: %w", since.Format(time.RFC3339), ErrInvalid)
+		return Overview{}, invalidf("since %s is in the future", since.Format(time.RFC3339))
 	case now.Sub(since) > MaxOverviewPeriod:
-		return Overview{}, fmt.Errorf("since reaches back more than %d days: %w", int(MaxOverviewPeriod.Hours()/24), ErrInvalid)
+		return Overview{}, invalidf("since reaches back more than %d days", int(MaxOverviewPeriod.Hours()/24))
 	}
 	o := Overview{Since: since.UTC(), Series: []store.StatsBucket{}}
 	if s.opts.Stats != nil {

@@ -3,7 +3,6 @@ package admin
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"breakwater/internal/auth"
 	"breakwater/internal/firewall"
@@ -33,7 +32,7 @@ func (s *Service) SetPolicies(ctx context.Context, p auth.Principal, set policy.
 	}
 	if err := fw.SetPolicies(ctx, set, p.User); err != nil {
 		if errors.Is(err, firewall.ErrInvalid) {
-			return fmt.Errorf("%w: %w", ErrInvalid, err)
+			return invalidf("%w", err)
 		}
 		return err
 	}

@@ -53,9 +53,9 @@ type QuarantinePage struct {
 func (q *QuarantineQuery) filter() (store.QuarantineFilter, error) {
 	switch {
 	case q.Offset < 0:
-		return store.QuarantineFilter{}, fmt.Errorf("offset %d is negative: %w", q.Offset, ErrInvalid)
+		return store.QuarantineFilter{}, invalidf("offset %d is negative", q.Offset)
 	case q.Limit < 0 || q.Limit > MaxLimit:
-		return store.QuarantineFilter{}, fmt.Errorf("limit %d is not between 0 and %d: %w", q.Limit, MaxLimit, ErrInvalid)
+		return store.QuarantineFilter{}, invalidf("limit %d is not between 0 and %d", q.Limit, MaxLimit)
 	}
 	if q.Limit == 0 {
 		q.Limit = DefaultLimit
@@ -68,7 +68,7 @@ func (q *QuarantineQuery) filter() (store.QuarantineFilter, error) {
 		Since: q.Since, Until: q.Until, Sort: q.Sort,
 	}
 	if err := f.Check(); err != nil {
-		return store.QuarantineFilter{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+		return store.QuarantineFilter{}, invalidf("%w", err)
 	}
 	return f, nil
 }
@@ -115,7 +115,7 @@ func (s *Service) Quarantine(ctx context.Context, id string) (firewall.Record, e
 // checkID refuses what cannot be a quarantine id before a store sees it.
 func checkID(id string) error {
 	if id == "" || len(id) > 128 || strings.ContainsAny(id, "/?#% \t\n") {
-		return fmt.Errorf("quarantine id %q is malformed: %w", id, ErrInvalid)
+		return invalidf("quarantine id %q is malformed", id)
 	}
 	return nil
 }
@@ -124,9 +124,9 @@ func checkID(id string) error {
 func checkText(what, text string) error {
 	switch t := strings.TrimSpace(text); {
 	case t == "":
-		return fmt.Errorf("a %s is required: %w", what, ErrInvalid)
+		return invalidf("a %s is required", what)
 	case len(text) > 4096:
-		return fmt.Errorf("the %s is longer than 4096 bytes: %w", what, ErrInvalid)
+		return invalidf("the %s is longer than 4096 bytes", what)
 	}
 	return nil
 }

@@ -89,7 +89,7 @@ func LooksLikeToken(secret string) bool {
 // ErrExists, a missing user store.ErrNotFound.
 func (s *Service) CreateToken(ctx context.Context, user, name string, ttl time.Duration) (string, TokenInfo, error) {
 	if ttl < 0 {
-		return "", TokenInfo{}, fmt.Errorf("%w: token lifetime must not be negative", ErrInvalid)
+		return "", TokenInfo{}, invalidf("token lifetime must not be negative")
 	}
 	return s.createToken(ctx, user, name, ttl, time.Time{})
 }
@@ -98,7 +98,7 @@ func (s *Service) CreateToken(ctx context.Context, user, name string, ttl time.D
 // must be in the future.
 func (s *Service) CreateTokenUntil(ctx context.Context, user, name string, until time.Time) (string, TokenInfo, error) {
 	if !until.After(s.now()) {
-		return "", TokenInfo{}, fmt.Errorf("%w: token expiry %s is not in the future", ErrInvalid, until.UTC().Format(time.RFC3339))
+		return "", TokenInfo{}, invalidf("token expiry %s is not in the future", until.UTC().Format(time.RFC3339))
 	}
 	return s.createToken(ctx, user, name, 0, until)
 }
@@ -109,7 +109,7 @@ func (s *Service) createToken(ctx context.Context, user, name string, ttl time.D
 		return "", TokenInfo{}, err
 	}
 	if _, err := s.store.User(ctx, user); err != nil {
-		return "", TokenInfo{}, fmt.Errorf("user %s: %w", user, err)
+		return "", TokenInfo{}, err
 	}
 	idBytes := make([]byte, tokenIDLen/2)
 	rand.Read(idBytes)
@@ -124,7 +124,7 @@ func (s *Service) createToken(ctx context.Context, user, name string, ttl time.D
 		t.ExpiresAt = until.UTC()
 	}
 	if err := s.store.AddToken(ctx, t); err != nil {
-		return "", TokenInfo{}, fmt.Errorf("create token %s of %s: %w", name, user, err)
+		return "", TokenInfo{}, err
 	}
 	s.log.InfoContext(ctx, "api token created", telemetry.KeyUser, user, telemetry.KeyTokenName, name,
 		telemetry.KeyTokenID, id, telemetry.KeyActor, actor(ctx))
@@ -140,7 +140,7 @@ func tokenInfo(t store.Token) TokenInfo {
 func (s *Service) Tokens(ctx context.Context, user string) ([]TokenInfo, error) {
 	ts, err := s.store.Tokens(ctx, user)
 	if err != nil {
-		return nil, fmt.Errorf("list tokens: %w", err)
+		return nil, err
 	}
 	out := make([]TokenInfo, len(ts))
 	for i, t := range ts {
@@ -155,7 +155,7 @@ func (s *Service) Tokens(ctx context.Context, user string) ([]TokenInfo, error) 
 func (s *Service) RevokeToken(ctx context.Context, user, name string) error {
 	id, err := s.store.DeleteToken(ctx, user, name)
 	if err != nil {
-		return fmt.Errorf("revoke token %s of %s: %w", name, user, err)
+		return err
 	}
 	s.log.InfoContext(ctx, "api token revoked", telemetry.KeyUser, user, telemetry.KeyTokenName, name,
 		telemetry.KeyTokenID, id, telemetry.KeyActor, actor(ctx))

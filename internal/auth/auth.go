@@ -45,7 +45,7 @@ func ParseRole(s string) (Role, error) {
 	case RoleReader, RoleAdmin:
 		return r, nil
 	}
-	return "", fmt.Errorf("%w: role must be reader or admin, not %q", ErrInvalid, s)
+	return "", invalidf("role must be reader or admin, not %q", s)
 }
 
 // How a principal proved who it is (Principal.Via).
@@ -199,4 +199,16 @@ func actor(ctx context.Context) string {
 		return p.User
 	}
 	return "local"
+}
+
+// invalidError is bad input: its text is the plain message, and it still
+// matches ErrInvalid, so callers can show it as is.
+type invalidError struct{ err error }
+
+func (e *invalidError) Error() string        { return e.err.Error() }
+func (e *invalidError) Unwrap() error        { return e.err }
+func (e *invalidError) Is(target error) bool { return target == ErrInvalid }
+
+func invalidf(format string, args ...any) error {
+	return &invalidError{err: fmt.Errorf(format, args...)}
 }

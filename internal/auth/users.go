@@ -26,7 +26,7 @@ var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
 // or digit. what names the thing in the message ("user name").
 func CheckName(what, s string) error {
 	if !nameRE.MatchString(s) {
-		return fmt.Errorf("%w: %s must be 1 to 64 characters of a-z, 0-9, '.', '_' and '-', starting with a letter or digit, not %q", ErrInvalid, what, s)
+		return invalidf("%s must be 1 to 64 characters of a-z, 0-9, '.', '_' and '-', starting with a letter or digit, not %q", what, s)
 	}
 	return nil
 }
@@ -35,9 +35,9 @@ func CheckName(what, s string) error {
 func CheckPassword(pw string) error {
 	switch {
 	case len(pw) < MinPasswordLength:
-		return fmt.Errorf("%w: password must be at least %d characters", ErrInvalid, MinPasswordLength)
+		return invalidf("password must be at least %d characters", MinPasswordLength)
 	case len(pw) > maxPasswordLength:
-		return fmt.Errorf("%w: password must be at most %d bytes", ErrInvalid, maxPasswordLength)
+		return invalidf("password must be at most %d bytes", maxPasswordLength)
 	}
 	return nil
 }
@@ -76,7 +76,7 @@ func (s *Service) addUser(ctx context.Context, name string, role Role, password 
 		CreatedAt: now, UpdatedAt: now,
 	})
 	if err != nil {
-		return fmt.Errorf("add user %s: %w", name, err)
+		return err
 	}
 	s.log.InfoContext(ctx, "user added", telemetry.KeyUser, name, telemetry.KeyRole, string(role), telemetry.KeyActor, actor(ctx))
 	return nil
@@ -92,7 +92,7 @@ func (s *Service) SetPassword(ctx context.Context, name, password string) error 
 	}
 	u, err := s.store.User(ctx, name)
 	if err != nil {
-		return fmt.Errorf("user %s: %w", name, err)
+		return err
 	}
 	if u.PasswordHash, err = s.hashPassword(password); err != nil {
 		return err
@@ -116,7 +116,7 @@ func (s *Service) SetPassword(ctx context.Context, name, password string) error 
 func (s *Service) ExpirePassword(ctx context.Context, name string) error {
 	u, err := s.store.User(ctx, name)
 	if err != nil {
-		return fmt.Errorf("user %s: %w", name, err)
+		return err
 	}
 	if u.MustChangePassword {
 		return nil
@@ -137,7 +137,7 @@ func (s *Service) SetRole(ctx context.Context, name string, role Role) error {
 	}
 	u, err := s.store.User(ctx, name)
 	if err != nil {
-		return fmt.Errorf("user %s: %w", name, err)
+		return err
 	}
 	if Role(u.Role) == role {
 		return nil
@@ -161,7 +161,7 @@ func (s *Service) SetRole(ctx context.Context, name string, role Role) error {
 func (s *Service) DeleteUser(ctx context.Context, name string) error {
 	u, err := s.store.User(ctx, name)
 	if err != nil {
-		return fmt.Errorf("user %s: %w", name, err)
+		return err
 	}
 	if Role(u.Role) == RoleAdmin {
 		if err := s.keepAnAdmin(ctx, name); err != nil {
@@ -188,7 +188,7 @@ func (s *Service) keepAnAdmin(ctx context.Context, name string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("%w: %s is the last admin; make another user admin first", ErrInvalid, name)
+	return invalidf("%s is the last admin; make another user admin first", name)
 }
 
 // Users lists every user by name, without password hashes.

@@ -4,12 +4,27 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 
+	"breakwater/internal/firewall"
 	"breakwater/internal/store"
 )
+
+// AuditActions lists every action the audit log records, so a filter on
+// an unknown one is an error rather than an empty page.
+var AuditActions = []string{
+	firewall.ActionPull, firewall.ActionPullDenied,
+	firewall.ActionJudged, firewall.ActionQuarantined, firewall.ActionViolation,
+	firewall.ActionNotInspected, firewall.ActionReleased, firewall.ActionDeleted,
+	firewall.ActionNoted, firewall.ActionReevaluated,
+	firewall.ActionPoliciesUpdated, firewall.ActionPoliciesReset,
+	ActionUserAdded, ActionUserDeleted, ActionRoleChanged, ActionPasswordChanged,
+	ActionTokenCreated, ActionTokenRevoked,
+}
 
 // AuditQuery selects audit entries, newest first; zero fields select all.
 type AuditQuery struct {
@@ -44,6 +59,8 @@ func (q *AuditQuery) check() error {
 		return invalidf("until is before since")
 	case q.Digest != "" && q.Digest.Validate() != nil:
 		return invalidf("digest %q is malformed", q.Digest)
+	case q.Action != "" && !slices.Contains(AuditActions, q.Action):
+		return invalidf("action %q is unknown; known actions: %s", q.Action, strings.Join(AuditActions, ", "))
 	}
 	if q.Limit == 0 {
 		q.Limit = DefaultLimit

@@ -762,6 +762,9 @@ func TestAuditFilters(t *testing.T) {
 
 	var page auditPage
 	e.ok(t, e.reader(), "GET", "/api/v1/audit?action=pull-denied", nil, http.StatusOK, &page)
+	// An unknown action is a mistake to report, naming the known ones.
+	wantError(t, "unknown audit action", e.call(t, e.reader(), "GET", "/api/v1/audit?action=bogus", nil),
+		http.StatusBadRequest, "INVALID", `action "bogus" is unknown`, "pull-denied", "user-added", "policies-reset")
 	if len(page.Items) != 1 {
 		t.Fatalf("pull-denied entries: %+v", page.Items)
 	}

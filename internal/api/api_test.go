@@ -762,6 +762,15 @@ func TestAuditFilters(t *testing.T) {
 
 	var page auditPage
 	e.ok(t, e.reader(), "GET", "/api/v1/audit?action=pull-denied", nil, http.StatusOK, &page)
+	// Times come in the forms the CLI and dashboard take.
+	for _, since := range []string{"24h", "7d", "2020-01-01", url.QueryEscape("2020-01-01T00:00:00Z")} {
+		e.ok(t, e.reader(), "GET", "/api/v1/audit?action=pull-denied&since="+since, nil, http.StatusOK, &page)
+		if len(page.Items) == 0 {
+			t.Errorf("since=%s: no entries", since)
+		}
+	}
+	wantError(t, "since in no known form", e.call(t, e.reader(), "GET", "/api/v1/audit?since=yesterday", nil),
+		http.StatusBadRequest, "INVALID", "duration back from now")
 	// An unknown action is a mistake to report, naming the known ones.
 	wantError(t, "unknown audit action", e.call(t, e.reader(), "GET", "/api/v1/audit?action=bogus", nil),
 		http.StatusBadRequest, "INVALID", `action "bogus" is unknown`, "pull-denied", "user-added", "policies-reset")
@@ -883,7 +892,7 @@ func TestBadInput(t *testing.T) {
 		{"GET", "/api/v1/quarantine?repo=docker.io/library/evil", 400, "INVALID", "repository"},
 		{"GET", "/api/v1/quarantine?limit=1&limit=2", 400, "INVALID", "once"},
 		{"GET", "/api/v1/quarantine?limit=%zz", 400, "INVALID", "query"},
-		{"GET", "/api/v1/audit?since=2024-05-01", 400, "INVALID", "since"},
+		{"GET", "/api/v1/audit?since=last-week", 400, "INVALID", "since"},
 		{"GET", "/api/v1/audit?since=2024-05-02T00:00:00Z&until=2024-05-01T00:00:00Z", 400, "INVALID", "until"},
 		{"GET", "/api/v1/audit?digest=sha256:abc", 400, "INVALID", "digest"},
 		{"GET", "/api/v1/audit?digest=md5:" + strings.Repeat("0", 32), 400, "INVALID", "digest"},

@@ -200,17 +200,30 @@ func (q *query) bad(name, format string, args ...any) {
 	}
 }
 
-// time reads an RFC 3339 time; absent is zero.
+// time reads a time as the CLI and dashboard take it: RFC 3339, a date
+// (midnight UTC) or a duration back from now (24h, 7d); absent is zero.
 func (q *query) time(name string) time.Time {
-	s := q.v.Get(name)
+	s := strings.TrimSpace(q.v.Get(name))
 	if s == "" {
 		return time.Time{}
 	}
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		q.bad(name, "%q is not an RFC 3339 time such as 2024-05-01T00:00:00Z", s)
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t
 	}
-	return t
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t
+	}
+	now := time.Now()
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		if n, err := strconv.Atoi(days); err == nil && n >= 0 && n <= 100000 {
+			return now.Add(-time.Duration(n) * 24 * time.Hour)
+		}
+	}
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return now.Add(-d)
+	}
+	q.bad(name, "%q is not a time (2026-03-01, 2026-03-01T12:00:00Z) or a duration back from now (24h, 7d)", s)
+	return time.Time{}
 }
 
 // int reads an integer from 0 to most; absent is 0.

@@ -331,6 +331,13 @@ func TestAuthentication(t *testing.T) {
 		t.Fatal(err)
 	}
 	session := func(r *http.Request) { r.AddCookie(&http.Cookie{Name: auth.SessionCookie, Value: cookie}) }
+	var me struct {
+		CSRFToken string `json:"csrf_token"`
+	}
+	e.ok(t, session, "GET", "/api/v1/me", nil, http.StatusOK, &me)
+	if me.CSRFToken != sess.CSRF {
+		t.Errorf("GET /me by session: csrf_token %q, want the session's", me.CSRFToken)
+	}
 	e.ok(t, session, "GET", "/api/v1/policies", nil, http.StatusOK, nil)
 	wantError(t, "session PUT without CSRF", e.call(t, session, "PUT", "/api/v1/policies", set), http.StatusForbidden, "CSRF")
 	wantError(t, "session PUT with a wrong CSRF", e.call(t, session, "PUT", "/api/v1/policies", set, api.CSRFHeader, "wrong"),

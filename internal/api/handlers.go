@@ -16,7 +16,15 @@ import (
 // that fail maps to one.
 
 func (h *handler) me(r *http.Request, p auth.Principal) (int, any, error) {
-	return http.StatusOK, meJSON{User: p.User, Role: p.Role, Via: p.Via}, nil
+	me := meJSON{User: p.User, Role: p.Role, Via: p.Via}
+	if p.Via == auth.ViaSession {
+		if c, err := r.Cookie(auth.SessionCookie); err == nil {
+			if _, sess, err := h.auth.Session(r.Context(), c.Value); err == nil {
+				me.CSRFToken = sess.CSRF
+			}
+		}
+	}
+	return http.StatusOK, me, nil
 }
 
 func (h *handler) quarantines(r *http.Request, _ auth.Principal) (int, any, error) {

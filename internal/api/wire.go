@@ -30,6 +30,8 @@ type meJSON struct {
 	User string    `json:"user"`
 	Role auth.Role `json:"role"`
 	Via  string    `json:"via"`
+	// CSRFToken is for session callers only: it goes in X-CSRF-Token.
+	CSRFToken string `json:"csrf_token,omitempty"`
 }
 
 type userJSON struct {

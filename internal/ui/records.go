@@ -14,7 +14,6 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"breakwater/internal/admin"
-	"breakwater/internal/firewall"
 	"breakwater/internal/policy"
 	"breakwater/internal/store"
 )
@@ -38,18 +37,6 @@ type auditData struct {
 	Next                                     string
 }
 
-// auditActions are the actions the audit log records, for the filter's
-// select box.
-// TODO: take the list internal/admin is to export, so a new action shows
-// here without a change to the dashboard.
-var auditActions = []string{
-	firewall.ActionPull, firewall.ActionPullDenied, firewall.ActionJudged, firewall.ActionQuarantined,
-	firewall.ActionViolation, firewall.ActionNotInspected, firewall.ActionReleased, firewall.ActionDeleted,
-	firewall.ActionNoted, firewall.ActionReevaluated, firewall.ActionPoliciesUpdated, firewall.ActionPoliciesReset,
-	admin.ActionUserAdded, admin.ActionUserDeleted, admin.ActionRoleChanged, admin.ActionPasswordChanged,
-	admin.ActionTokenCreated, admin.ActionTokenRevoked,
-}
-
 // audit shows the audit log, newest first, with filters and a link to
 // the next (older) page.
 func (u *UI) audit(w http.ResponseWriter, r *http.Request, v visitor) {
@@ -60,7 +47,7 @@ func (u *UI) audit(w http.ResponseWriter, r *http.Request, v visitor) {
 		u.render(w, r, http.StatusBadRequest, "audit", view{Title: "Audit log", Nav: "audit", V: v, Data: d, Error: msg})
 	}
 	d.Actions = options(d.Action, "", "any")
-	for _, a := range auditActions {
+	for _, a := range admin.AuditActions {
 		d.Actions = append(d.Actions, option{Value: a, Label: a, Selected: a == d.Action})
 	}
 	if !hasOption(d.Actions, d.Action) {

@@ -282,8 +282,7 @@ func (e *authzEnv) cheapen(t *testing.T) {
 		if cost, _ := bcrypt.Cost(u.PasswordHash); cost == bcrypt.MinCost {
 			continue
 		}
-		u.PasswordHash = h
-		if err := e.s.meta.UpdateUser(ctx, u); err != nil {
+		if err := e.s.meta.UpdateUser(ctx, name, store.UserChange{PasswordHash: h, UpdatedAt: u.UpdatedAt}); err != nil {
 			t.Fatal(err)
 		}
 	}

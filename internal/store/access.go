@@ -10,6 +10,16 @@ import (
 // name that is already taken.
 var ErrExists = errors.New("already exists")
 
+// AdminRole is the role the store never leaves without a user: UpdateUser
+// and DeleteUser refuse, with ErrLastAdmin, a change that would take it
+// from its last holder. Checking and changing in one step is what keeps
+// two concurrent demotions of the last two admins from both passing.
+const AdminRole = "admin"
+
+// ErrLastAdmin is returned, possibly wrapped, for a change that would
+// leave no user with AdminRole.
+var ErrLastAdmin = errors.New("last admin")
+
 // User is an account. Role is "reader" or "admin"; the store keeps it as
 // text and leaves its meaning to package auth. PasswordHash is a bcrypt
 // hash.
@@ -19,6 +29,15 @@ type User struct {
 	PasswordHash       []byte
 	MustChangePassword bool
 	CreatedAt          time.Time
+	UpdatedAt          time.Time
+}
+
+// UserChange is what UpdateUser changes in a user; nil fields stay as
+// stored, so a password change cannot undo a role change made meanwhile.
+type UserChange struct {
+	Role               *string
+	PasswordHash       []byte
+	MustChangePassword *bool
 	UpdatedAt          time.Time
 }
 
@@ -58,11 +77,11 @@ type Access interface {
 	User(ctx context.Context, name string) (User, error)
 	// Users lists every user by name.
 	Users(ctx context.Context) ([]User, error)
-	// UpdateUser replaces the role, password hash, must-change flag and
-	// UpdatedAt of an existing user, or returns ErrNotFound.
-	UpdateUser(ctx context.Context, u User) error
+	// UpdateUser applies c to an existing user, or returns ErrNotFound, or
+	// ErrLastAdmin when it would make the last admin something else.
+	UpdateUser(ctx context.Context, name string, c UserChange) error
 	// DeleteUser removes a user with its tokens and sessions, or returns
-	// ErrNotFound.
+	// ErrNotFound, or ErrLastAdmin for the last admin.
 	DeleteUser(ctx context.Context, name string) error
 
 	// AddToken records t, or returns ErrExists when its user already has a

@@ -139,17 +139,50 @@ func (m *Meta) Users(ctx context.Context) ([]store.User, error) {
 	return out, nil
 }
 
-// UpdateUser replaces the changeable fields of an existing user.
-func (m *Meta) UpdateUser(ctx context.Context, u store.User) error {
-	res, err := m.write.ExecContext(ctx, `UPDATE users SET role = ?, pw_hash = ?, must_change = ?, updated_at = ? WHERE name = ?`,
-		u.Role, u.PasswordHash, boolInt(u.MustChangePassword), nanos(u.UpdatedAt), u.Name)
-	return affected(res, err, "update user "+u.Name)
+// UpdateUser applies c to user name in one statement.
+func (m *Meta) UpdateUser(ctx context.Context, name string, c store.UserChange) error {
+	var role, hash, must any // NULL keeps the stored value
+	if c.Role != nil {
+		role = *c.Role
+	}
+	if c.PasswordHash != nil {
+		hash = c.PasswordHash
+	}
+	if c.MustChangePassword != nil {
+		must = boolInt(*c.MustChangePassword)
+	}
+	res, err := m.write.ExecContext(ctx, `UPDATE users
+		SET role = coalesce(:role, role), pw_hash = coalesce(:hash, pw_hash), must_change = coalesce(:must, must_change), updated_at = :at
+		WHERE name = :name AND (coalesce(:role, role) = :admin OR `+keepsAnAdmin+`)`,
+		sql.Named("role", role), sql.Named("hash", hash), sql.Named("must", must), sql.Named("at", nanos(c.UpdatedAt)),
+		sql.Named("name", name), sql.Named("admin", store.AdminRole))
+	return m.userChanged(ctx, res, err, name, "update user "+name)
+}
+
+// keepsAnAdmin is true for the user row at hand when changing it leaves
+// an admin: it is no admin, or another user is. It takes the user's name
+// as :name and the admin role as :admin. In the same statement as the
+// change, SQLite's one writer at a time makes check and change one step.
+const keepsAnAdmin = `(role != :admin OR EXISTS (SELECT 1 FROM users other WHERE other.role = :admin AND other.name != :name))`
+
+// userChanged turns an update or delete of user name that touched no row
+// into ErrNotFound or, when the user is there, ErrLastAdmin.
+func (m *Meta) userChanged(ctx context.Context, res sql.Result, err error, name, what string) error {
+	err = affected(res, err, what)
+	if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if _, uerr := m.User(ctx, name); uerr == nil {
+		return fmt.Errorf("%s: %w", what, store.ErrLastAdmin)
+	}
+	return err
 }
 
 // DeleteUser removes a user; its tokens and sessions cascade.
 func (m *Meta) DeleteUser(ctx context.Context, name string) error {
-	res, err := m.write.ExecContext(ctx, `DELETE FROM users WHERE name = ?`, name)
-	return affected(res, err, "delete user "+name)
+	res, err := m.write.ExecContext(ctx, `DELETE FROM users WHERE name = :name AND `+keepsAnAdmin,
+		sql.Named("name", name), sql.Named("admin", store.AdminRole))
+	return m.userChanged(ctx, res, err, name, "delete user "+name)
 }
 
 // affected turns an exec that touched no row into ErrNotFound.

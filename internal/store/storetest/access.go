@@ -37,6 +37,8 @@ func TestAccess(t *testing.T, backend AccessBackend) {
 		{"Secret", testAccessSecret},
 		{"ConcurrentSecret", testAccessConcurrentSecret},
 		{"ConcurrentAddUser", testAccessConcurrentAddUser},
+		{"LastAdmin", testAccessLastAdmin},
+		{"ConcurrentDemotions", testAccessConcurrentDemotions},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -64,7 +66,7 @@ func testAccessMissing(t *testing.T, m AccessMeta) {
 		call func() error
 	}{
 		{"User", func() error { _, err := m.User(ctx, "nobody"); return err }},
-		{"UpdateUser", func() error { return m.UpdateUser(ctx, user("nobody", "reader", 0)) }},
+		{"UpdateUser", func() error { return m.UpdateUser(ctx, "nobody", store.UserChange{Role: ptr("reader"), UpdatedAt: at(0)}) }},
 		{"DeleteUser", func() error { return m.DeleteUser(ctx, "nobody") }},
 		{"Token", func() error { _, err := m.Token(ctx, "0123456789abcdef"); return err }},
 		{"DeleteToken", func() error { _, err := m.DeleteToken(ctx, "nobody", "ci"); return err }},
@@ -121,14 +123,29 @@ func testAccessUsers(t *testing.T, m AccessMeta) {
 	}
 
 	bob.Role, bob.PasswordHash, bob.MustChangePassword, bob.UpdatedAt = "admin", []byte("new hash"), true, at(10)
-	bob.CreatedAt = at(99) // not changeable: the stored one stays
-	must(t, m.UpdateUser(ctx, bob), "update bob")
+	must(t, m.UpdateUser(ctx, "bob", store.UserChange{Role: ptr("admin"), PasswordHash: []byte("new hash"), MustChangePassword: ptr(true), UpdatedAt: at(10)}), "update bob")
 	got, err = m.User(ctx, "bob")
 	must(t, err, "user bob")
-	want := utcUser(bob)
-	want.CreatedAt = at(1).UTC()
-	if diff := cmp.Diff(want, got); diff != "" {
+	if diff := cmp.Diff(utcUser(bob), got); diff != "" {
 		t.Errorf("User(bob) after update (-want +got):\n%s", diff)
+	}
+	// Fields left nil stay as stored: one change at a time.
+	for _, step := range []struct {
+		c    store.UserChange
+		edit func(*store.User)
+	}{
+		{store.UserChange{PasswordHash: []byte("third hash"), UpdatedAt: at(11)}, func(u *store.User) { u.PasswordHash = []byte("third hash") }},
+		{store.UserChange{MustChangePassword: ptr(false), UpdatedAt: at(12)}, func(u *store.User) { u.MustChangePassword = false }},
+		{store.UserChange{Role: ptr("reader"), UpdatedAt: at(13)}, func(u *store.User) { u.Role = "reader" }},
+	} {
+		must(t, m.UpdateUser(ctx, "bob", step.c), "update bob")
+		step.edit(&bob)
+		bob.UpdatedAt = step.c.UpdatedAt
+		got, err = m.User(ctx, "bob")
+		must(t, err, "user bob")
+		if diff := cmp.Diff(utcUser(bob), got); diff != "" {
+			t.Errorf("User(bob) after %+v (-want +got):\n%s", step.c, diff)
+		}
 	}
 
 	must(t, m.DeleteUser(ctx, "bob"), "delete bob")
@@ -376,6 +393,82 @@ func testAccessConcurrentAddUser(t *testing.T, m AccessMeta) {
 	}
 	if won != 1 {
 		t.Errorf("%d AddUser calls succeeded; want exactly 1", won)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// testAccessLastAdmin checks that the last admin can be neither demoted
+// nor deleted, while its password still changes and a second admin frees
+// the first.
+func testAccessLastAdmin(t *testing.T, m AccessMeta) {
+	ctx := t.Context()
+	must(t, m.AddUser(ctx, user("root", store.AdminRole, 0)), "add root")
+	must(t, m.AddUser(ctx, user("bob", "reader", 1)), "add bob")
+	if err := m.UpdateUser(ctx, "root", store.UserChange{Role: ptr("reader"), UpdatedAt: at(2)}); !errors.Is(err, store.ErrLastAdmin) {
+		t.Errorf("demoting the last admin = %v; want ErrLastAdmin", err)
+	}
+	if err := m.DeleteUser(ctx, "root"); !errors.Is(err, store.ErrLastAdmin) {
+		t.Errorf("deleting the last admin = %v; want ErrLastAdmin", err)
+	}
+	must(t, m.UpdateUser(ctx, "root", store.UserChange{PasswordHash: []byte("new"), MustChangePassword: ptr(false), UpdatedAt: at(3)}), "new password for the last admin")
+	if u, err := m.User(ctx, "root"); err != nil || u.Role != store.AdminRole {
+		t.Errorf("root after refused changes = %+v, %v; want still an admin", u, err)
+	}
+	must(t, m.DeleteUser(ctx, "bob"), "delete a reader")
+	must(t, m.AddUser(ctx, user("alice", "reader", 4)), "add alice")
+	must(t, m.UpdateUser(ctx, "alice", store.UserChange{Role: ptr(store.AdminRole), UpdatedAt: at(5)}), "promote alice")
+	must(t, m.UpdateUser(ctx, "root", store.UserChange{Role: ptr("reader"), UpdatedAt: at(6)}), "demote root with alice an admin")
+	if err := m.DeleteUser(ctx, "alice"); !errors.Is(err, store.ErrLastAdmin) {
+		t.Errorf("deleting alice, now the last admin = %v; want ErrLastAdmin", err)
+	}
+	must(t, m.DeleteUser(ctx, "root"), "delete root, a reader now")
+}
+
+// testAccessConcurrentDemotions demotes and deletes two admins from many
+// goroutines at once: one admin must be left.
+func testAccessConcurrentDemotions(t *testing.T, m AccessMeta) {
+	ctx := t.Context()
+	survivor := ""
+	for round := range 5 {
+		a, b := fmt.Sprintf("a%d", round), fmt.Sprintf("b%d", round)
+		must(t, m.AddUser(ctx, user(a, store.AdminRole, 0)), "add "+a)
+		must(t, m.AddUser(ctx, user(b, store.AdminRole, 0)), "add "+b)
+		if survivor != "" { // the last round's admin, free to go now
+			must(t, m.UpdateUser(ctx, survivor, store.UserChange{Role: ptr("reader"), UpdatedAt: at(0)}), "demote "+survivor)
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, workers)
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				name := []string{a, b}[w%2]
+				if w%4 < 2 {
+					errs[w] = m.UpdateUser(ctx, name, store.UserChange{Role: ptr("reader"), UpdatedAt: at(w)})
+				} else {
+					errs[w] = m.DeleteUser(ctx, name)
+				}
+			}()
+		}
+		wg.Wait()
+		for w, err := range errs {
+			if err != nil && !errors.Is(err, store.ErrLastAdmin) && !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("round %d worker %d: %v; want nil, ErrLastAdmin or ErrNotFound", round, w, err)
+			}
+		}
+		us, err := m.Users(ctx)
+		must(t, err, "users")
+		var admins []string
+		for _, u := range us {
+			if u.Role == store.AdminRole {
+				admins = append(admins, u.Name)
+			}
+		}
+		if len(admins) != 1 {
+			t.Fatalf("round %d: admins left %v; want exactly one", round, admins)
+		}
+		survivor = admins[0]
 	}
 }
 

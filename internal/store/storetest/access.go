@@ -66,7 +66,9 @@ func testAccessMissing(t *testing.T, m AccessMeta) {
 		call func() error
 	}{
 		{"User", func() error { _, err := m.User(ctx, "nobody"); return err }},
-		{"UpdateUser", func() error { return m.UpdateUser(ctx, "nobody", store.UserChange{Role: ptr("reader"), UpdatedAt: at(0)}) }},
+		{"UpdateUser", func() error {
+			return m.UpdateUser(ctx, "nobody", store.UserChange{Role: ptr("reader"), UpdatedAt: at(0)})
+		}},
 		{"DeleteUser", func() error { return m.DeleteUser(ctx, "nobody") }},
 		{"Token", func() error { _, err := m.Token(ctx, "0123456789abcdef"); return err }},
 		{"DeleteToken", func() error { _, err := m.DeleteToken(ctx, "nobody", "ci"); return err }},

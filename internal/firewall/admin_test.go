@@ -36,6 +36,17 @@ func TestReleaseExpireDelete(t *testing.T) {
 		t.Errorf("record after release = %+v, want released with the reason", recs)
 	}
 
+	// A pull the release let through does not make the image one that was
+	// served on its own merit, which a re-evaluation (new data, a restart)
+	// would keep serving: the block must come back when the release ends.
+	if _, err := e.fw.Reevaluate(ctx); err != nil {
+		t.Fatalf("Reevaluate during the release: %v", err)
+	}
+	if v, err := e.fw.Verdict(ctx, "docker.io/shown/app", img.manifest); err != nil || v.Result != "quarantine" || !v.FirstServedAt.IsZero() {
+		t.Errorf("verdict after re-evaluation under the release = %+v, %v; want quarantine, never served on its own", v, err)
+	}
+	wantStatus(t, "released, re-evaluated", e.manifest("GET", "shown/app", "1"), 200, "")
+
 	e.clock.Add(2 * time.Hour)
 	wantStatus(t, "after expiry", e.manifest("GET", "shown/app", "1"), 403, "DENIED")
 	wantStatus(t, "layer after expiry", e.blob("GET", "shown/app", img.layers[0]), 404, "BLOB_UNKNOWN")

@@ -52,17 +52,20 @@ func (f *Firewall) Manifest(
 }
 
 // admit serves or withholds an image by its stored verdict and the waiver
-// in force now, and notes when it was first served.
+// in force now, and notes when it was first served. An image served only
+// by a waiver is not noted: re-evaluation keeps served images served, and
+// that must not outlast the waiver.
 func (f *Firewall) admit(ctx context.Context, v store.Verdict, set policy.Settings) error {
 	ok, err := f.serveable(ctx, v)
 	if err != nil {
 		return err
 	}
-	noteOutcome(ctx, outcome{result: v.Result, waived: ok && blocks(policy.Result(v.Result), set)})
+	waived := ok && blocks(policy.Result(v.Result), set)
+	noteOutcome(ctx, outcome{result: v.Result, waived: waived})
 	if !ok {
 		return f.blocked(ctx, v, set)
 	}
-	if v.ServedAt.IsZero() {
+	if v.ServedAt.IsZero() && !waived {
 		if err := f.st.MarkServed(ctx, v.Repo, v.Digest, f.opts.Now()); err != nil {
 			return err
 		}

@@ -25,8 +25,9 @@ type Judgement struct {
 	Artifact       bool          `json:"artifact,omitempty"`
 	BeforeFirewall bool          `json:"cached_before_firewall,omitempty"`
 	JudgedAt       time.Time     `json:"judged_at"`
-	FirstServedAt  time.Time     `json:"first_served_at,omitzero"`
-	Evidence       Evidence      `json:"evidence"`
+	// FirstServedAt is the first pull the verdict itself let through.
+	FirstServedAt time.Time `json:"first_served_at,omitzero"`
+	Evidence      Evidence  `json:"evidence"`
 }
 
 // Verdict returns the stored verdict of image d in the canonical

@@ -160,7 +160,8 @@ type Verdict struct {
 	// VerdictsWithVuln.
 	Vulns    []string
 	JudgedAt time.Time
-	// ServedAt is when the image was first served; zero if never.
+	// ServedAt is when the image was first served by its own verdict;
+	// zero if never. Pulls a waiver let through do not count.
 	ServedAt time.Time
 }
 

@@ -962,6 +962,27 @@ func TestAccountsAndStatus(t *testing.T) {
 		t.Errorf("users %+v, want alice and bob", users)
 	}
 	wantError(t, "reader lists users", e.call(t, e.reader(), "GET", "/api/v1/users", nil), http.StatusForbidden, "FORBIDDEN")
+
+	// Adding a user answers with the user as stored, the time it was
+	// created included, the same that listing shows.
+	type user struct {
+		Name               string
+		Role               string
+		MustChangePassword bool      `json:"must_change_password"`
+		CreatedAt          time.Time `json:"created_at"`
+	}
+	var added user
+	e.ok(t, e.admin(), "POST", "/api/v1/users", map[string]any{"name": "carol", "role": "reader", "password": "carol-password-123"}, http.StatusCreated, &added)
+	var listed []user
+	e.ok(t, e.admin(), "GET", "/api/v1/users", nil, http.StatusOK, &listed)
+	i := slices.IndexFunc(listed, func(u user) bool { return u.Name == "carol" })
+	if i < 0 || added != listed[i] || added.Role != "reader" || time.Since(added.CreatedAt) > time.Minute {
+		t.Errorf("POST /api/v1/users answered %+v; listed %+v; want the stored user, created now", added, listed)
+	}
+	if a := e.call(t, e.admin(), "DELETE", "/api/v1/users/carol", nil); a.status != http.StatusNoContent {
+		t.Fatalf("delete carol: %d %s", a.status, a.body)
+	}
+
 	wantError(t, "reader lists alice's tokens", e.call(t, e.reader(), "GET", "/api/v1/users/alice/tokens", nil), http.StatusForbidden, "FORBIDDEN")
 
 	var created struct {

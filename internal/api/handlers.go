@@ -200,7 +200,12 @@ func (h *handler) addUser(r *http.Request, p auth.Principal) (int, any, error) {
 	if err := h.admin.AddUser(r.Context(), p, body.Name, role, body.Password); err != nil {
 		return 0, nil, err
 	}
-	return http.StatusCreated, userJSON{Name: body.Name, Role: role}, nil
+	// Answer with the user as stored, so created_at is the one GET shows.
+	u, err := h.auth.GetUser(r.Context(), body.Name)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusCreated, userOut(u), nil
 }
 
 func (h *handler) deleteUser(r *http.Request, p auth.Principal) (int, any, error) {

@@ -178,6 +178,15 @@ func TestAddUserChecksInput(t *testing.T) {
 		{"bad role", "carol", "root", bobPassword, auth.ErrInvalid, "role"},
 		{"short password", "carol", auth.RoleReader, "elevenchars", auth.ErrInvalid, "at least 12 characters"},
 		{"password over bcrypt's limit", "carol", auth.RoleReader, strings.Repeat("p", 73), auth.ErrInvalid, "at most 72"},
+		{"newline in the password", "carol", auth.RoleReader, "long enough pass\nword", auth.ErrInvalid, "control characters"},
+		{"tab in the password", "carol", auth.RoleReader, "long enough\tpassword", auth.ErrInvalid, "control characters"},
+		{"NUL in the password", "carol", auth.RoleReader, "long enough\x00password", auth.ErrInvalid, "control characters"},
+		{"DEL in the password", "carol", auth.RoleReader, "long enough\x7fpassword", auth.ErrInvalid, "control characters"},
+		{"C1 control in the password", "carol", auth.RoleReader, "long enough\u0085password", auth.ErrInvalid, "control characters"},
+		{"only spaces", "carol", auth.RoleReader, strings.Repeat(" ", 12), auth.ErrInvalid, "only whitespace"},
+		{"only no-break spaces", "carol", auth.RoleReader, strings.Repeat("\u00a0", 6), auth.ErrInvalid, "only whitespace"},
+		{"spaces inside", "carol2", auth.RoleReader, " correct horse battery ", nil, ""},
+		{"not ASCII", "carol3", auth.RoleReader, "pässwörd-ñoño", nil, ""},
 		{"taken name", "bob", auth.RoleAdmin, alicePassword, auth.ErrExists, "bob"},
 		{"64 characters", strings.Repeat("a", 64), auth.RoleReader, bobPassword, nil, ""},
 		{"dots, dashes, underscores", "ci-bot_1.x", auth.RoleReader, "exactly12chr", nil, ""},
@@ -199,7 +208,7 @@ func TestAddUserChecksInput(t *testing.T) {
 	for _, u := range users {
 		names = append(names, u.Name+":"+string(u.Role))
 	}
-	if got, want := strings.Join(names, " "), strings.Repeat("a", 64)+":reader alice:admin bob:reader ci-bot_1.x:reader"; got != want {
+	if got, want := strings.Join(names, " "), strings.Repeat("a", 64)+":reader alice:admin bob:reader carol2:reader carol3:reader ci-bot_1.x:reader"; got != want {
 		t.Errorf("Users = %s; want %s", got, want)
 	}
 }
@@ -524,6 +533,9 @@ func TestPasswordChangeEndsSessions(t *testing.T) {
 	must(t, err)
 	if err := e.svc.SetPassword(ctx, "bob", "short"); !errors.Is(err, auth.ErrInvalid) {
 		t.Errorf("SetPassword to a short one = %v; want ErrInvalid", err)
+	}
+	if err := e.svc.SetPassword(ctx, "bob", "new bob\tpassword"); !errors.Is(err, auth.ErrInvalid) {
+		t.Errorf("SetPassword to one with a tab = %v; want ErrInvalid", err)
 	}
 	if err := e.svc.SetPassword(ctx, "carol", "long-enough-pw"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("SetPassword of a missing user = %v; want ErrNotFound", err)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
+	"unicode"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -31,13 +33,21 @@ func CheckName(what, s string) error {
 	return nil
 }
 
-// CheckPassword returns ErrInvalid unless pw is an acceptable password.
+// CheckPassword returns ErrInvalid unless pw is an acceptable password:
+// 12 to 72 bytes, no control characters and not only whitespace. The API,
+// the CLI and the dashboard all check with it, so a password one of them
+// sets can be typed into the others, the dashboard's password field
+// included, which takes neither newlines nor tabs.
 func CheckPassword(pw string) error {
 	switch {
 	case len(pw) < MinPasswordLength:
 		return invalidf("password must be at least %d characters", MinPasswordLength)
 	case len(pw) > maxPasswordLength:
 		return invalidf("password must be at most %d bytes", maxPasswordLength)
+	case strings.ContainsFunc(pw, unicode.IsControl):
+		return invalidf("password must not contain control characters such as a newline, tab or NUL")
+	case strings.TrimSpace(pw) == "":
+		return invalidf("password must not be only whitespace")
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"time"
 
@@ -137,10 +138,34 @@ func (r *Refresher) RefreshOnce(ctx context.Context) (int, error) {
 		case ctx.Err() != nil:
 			return n, ctx.Err()
 		default:
+			r.DB.log.Warn("vulnerability feed not refreshed", telemetry.KeySource, f.Name, telemetry.KeyError, err)
 			errs = append(errs, err)
 		}
 	}
-	return n, errors.Join(errs...)
+	if len(errs) > 0 {
+		return n, &FeedsFailed{Errs: errs, Feeds: len(r.Feeds)}
+	}
+	return n, nil
+}
+
+// FeedsFailed is RefreshOnce's error when some feeds failed. Each failure
+// is logged on its own line as it happens, so in a log the error is only
+// the count: a closed network would otherwise log every feed's error in
+// one line, every round.
+type FeedsFailed struct {
+	Errs  []error
+	Feeds int
+}
+
+func (e *FeedsFailed) Error() string {
+	return fmt.Sprintf("%d of %d feeds not refreshed: %v", len(e.Errs), e.Feeds, errors.Join(e.Errs...))
+}
+
+func (e *FeedsFailed) Unwrap() []error { return e.Errs }
+
+// LogValue is what slog writes for the error.
+func (e *FeedsFailed) LogValue() slog.Value {
+	return slog.StringValue(fmt.Sprintf("%d of %d feeds not refreshed", len(e.Errs), e.Feeds))
 }
 
 // Ready reports whether any source holds vulnerability records: until

@@ -2,6 +2,7 @@ package vulndb_test
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -78,6 +79,12 @@ func TestRefresher(t *testing.T) {
 		}
 		if err != nil && !strings.Contains(err.Error(), "503") {
 			t.Errorf("%s: error %q, want the feed's status", st.name, err)
+		}
+		// In a log the error is a count; each feed's failure has its line.
+		if err != nil {
+			if v := slog.AnyValue(err).Resolve().String(); v != "1 of 2 feeds not refreshed" {
+				t.Errorf("%s: error logs as %q, want the count of failed feeds", st.name, v)
+			}
 		}
 	}
 

@@ -678,6 +678,11 @@ func TestTokensAndUsers(t *testing.T) {
 	if a := admin.post("/ui/users/delete", url.Values{"name": {"carol"}, "confirm": {"yes"}}); a.status != http.StatusSeeOther {
 		t.Errorf("delete user = %d", a.status)
 	}
+	// A token for a user deleted since the form was drawn says whom.
+	admin.get("/ui/tokens")
+	if a := admin.post("/ui/tokens", url.Values{"user": {"carol"}, "name": {"ci"}, "ttl": {"24h"}}); a.status != http.StatusNotFound || !strings.Contains(a.body, "There is no user carol.") {
+		t.Errorf("token for a deleted user = %d, want 404 naming the user\n%s", a.status, a.body)
+	}
 }
 
 func TestPolicies(t *testing.T) {

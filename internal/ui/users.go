@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"breakwater/internal/auth"
+	"breakwater/internal/store"
 )
 
 type usersData struct {
@@ -151,6 +152,13 @@ func (u *UI) createToken(w http.ResponseWriter, r *http.Request, v visitor) {
 	}
 	secret, info, err := u.opts.Admin.CreateToken(r.Context(), v.P, d.User, d.Name, ttl)
 	if err != nil {
+		if errors.Is(err, store.ErrNotFound) && v.P.IsAdmin() {
+			// Deleted since the form was drawn: show the admin's own list.
+			missing := d.User
+			d.User = v.P.User
+			u.showTokens(w, r, v, http.StatusNotFound, d, fmt.Sprintf("There is no user %s.", missing))
+			return
+		}
 		if status, msg := errStatus(err); status == http.StatusBadRequest || status == http.StatusConflict {
 			u.showTokens(w, r, v, status, d, msg)
 			return

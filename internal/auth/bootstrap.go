@@ -22,28 +22,41 @@ const (
 // characters (about 190 bits).
 const bootstrapPasswordLen = 32
 
-// Bootstrap creates the first admin when there is no user at all: user
-// admin, role admin, with a random password it must change at its first
-// dashboard login. The password is written to <dataDir>/admin.password
-// (mode 0600) and Bootstrap returns that path; with users present it
-// returns "" and does nothing.
+// Bootstrap creates the first admin when no user has the admin role:
+// user admin, role admin, with a random password it must change at its
+// first dashboard login. The password is written to
+// <dataDir>/admin.password (mode 0600) and Bootstrap returns that path;
+// with an admin present it returns "" and does nothing. The last admin
+// cannot be removed, so "no admin" means only that none was made yet,
+// even if readers were added with the CLI before the first serve.
+//
+// If the name admin is taken by a user who is not an admin, that user is
+// left alone: Bootstrap logs an error saying how to make an admin and
+// returns "", so that serve goes on serving.
 //
 // The file is the source of truth for the first password. It is created
 // exclusively and never overwritten: if it already exists (an earlier
-// start that stopped before the user was stored, or every user deleted
-// since), its password is used again, provided the file is a regular file
-// no one else may read and holds a password that is long enough;
-// otherwise Bootstrap fails and asks for the file to be removed. Two
-// processes starting at once both end with the password in the file: one
-// writes it, the other reads it, and the store's unique user name lets
-// only one of them add the user.
+// start that stopped before the user was stored), its password is used
+// again, provided the file is a regular file no one else may read and
+// holds a password that is long enough; otherwise Bootstrap fails and
+// asks for the file to be removed. Two processes starting at once both
+// end with the password in the file: one writes it, the other reads it,
+// and the store's unique user name lets only one of them add the user.
 func (s *Service) Bootstrap(ctx context.Context, dataDir string) (string, error) {
 	users, err := s.store.Users(ctx)
 	if err != nil {
 		return "", fmt.Errorf("list users: %w", err)
 	}
-	if len(users) > 0 {
-		return "", nil
+	for _, u := range users {
+		if Role(u.Role) == RoleAdmin {
+			return "", nil
+		}
+	}
+	for _, u := range users {
+		if u.Name == BootstrapUser {
+			s.noAdmin(ctx, Role(u.Role))
+			return "", nil
+		}
 	}
 	path := filepath.Join(dataDir, PasswordFile)
 	pw, reused, err := passwordFile(path, randomString(bootstrapPasswordLen))
@@ -52,13 +65,27 @@ func (s *Service) Bootstrap(ctx context.Context, dataDir string) (string, error)
 	}
 	err = s.addUser(ctx, BootstrapUser, RoleAdmin, pw, true)
 	if errors.Is(err, ErrExists) {
-		return "", nil // another process created it a moment ago
+		// Another process created it a moment ago, or someone took the
+		// name meanwhile.
+		if u, err := s.store.User(ctx, BootstrapUser); err == nil && Role(u.Role) != RoleAdmin {
+			s.noAdmin(ctx, Role(u.Role))
+		}
+		return "", nil
 	}
 	if err != nil {
 		return "", fmt.Errorf("create the first admin: %w", err)
 	}
 	s.log.InfoContext(ctx, "first admin created", telemetry.KeyUser, BootstrapUser, telemetry.KeyFile, path, "reused_file", reused)
 	return path, nil
+}
+
+// noAdmin logs that there is no admin and that Bootstrap cannot make one
+// because the name admin is taken by a user with role.
+func (s *Service) noAdmin(ctx context.Context, role Role) {
+	s.log.ErrorContext(ctx, "no admin, and the name "+BootstrapUser+" is taken by a "+string(role)+
+		" so serve creates none: make a user an admin with `breakwater user role NAME --role admin`"+
+		" or add one with `breakwater user add NAME --role admin`",
+		telemetry.KeyUser, BootstrapUser, telemetry.KeyRole, string(role))
 }
 
 // passwordFile writes pw to path unless the file exists, and returns the
@@ -96,7 +123,7 @@ func passwordFile(path, pw string) (string, bool, error) {
 	}
 	existing, err := readPasswordFile(path)
 	if err != nil {
-		return "", false, fmt.Errorf("%s exists but no user does, and it cannot be used (%w); remove it and start again", path, err)
+		return "", false, fmt.Errorf("%s exists but no admin does, and it cannot be used (%w); remove it and start again", path, err)
 	}
 	return existing, true, nil
 }

@@ -800,6 +800,62 @@ func TestBootstrap(t *testing.T) {
 	}
 }
 
+// TestBootstrapWithoutAdmin: users added before the first serve (user
+// add bob --role reader) do not keep the first admin from being created.
+func TestBootstrapWithoutAdmin(t *testing.T) {
+	e := newSvcEnv(t, false)
+	ctx := t.Context()
+	dir := t.TempDir()
+	must(t, e.svc.AddUser(ctx, "bob", auth.RoleReader, bobPassword))
+	path, err := e.svc.Bootstrap(ctx, dir)
+	if want := filepath.Join(dir, auth.PasswordFile); err != nil || path != want {
+		t.Fatalf("Bootstrap = %q, %v; want %q", path, err, want)
+	}
+	b, err := os.ReadFile(path)
+	must(t, err)
+	if p, err := e.svc.Authenticate(ctx, auth.BootstrapUser, strings.TrimSuffix(string(b), "\n")); err != nil || !p.IsAdmin() {
+		t.Errorf("Authenticate(admin, file's password) = %+v, %v; want an admin", p, err)
+	}
+	if p, err := e.svc.Authenticate(ctx, "bob", bobPassword); err != nil || p.Role != auth.RoleReader {
+		t.Errorf("bob after Bootstrap: %+v, %v; want the reader he was", p, err)
+	}
+	// Once there is an admin, readers or not, Bootstrap does nothing.
+	if again, err := e.svc.Bootstrap(ctx, dir); again != "" || err != nil {
+		t.Errorf("second Bootstrap = %q, %v; want \"\", nil", again, err)
+	}
+}
+
+// TestBootstrapNameTaken: with no admin and the name admin taken by a
+// reader, Bootstrap leaves that user alone, writes no file and logs what
+// to do, without failing serve.
+func TestBootstrapNameTaken(t *testing.T) {
+	e := newSvcEnv(t, false)
+	ctx := t.Context()
+	dir := t.TempDir()
+	must(t, e.svc.AddUser(ctx, auth.BootstrapUser, auth.RoleReader, bobPassword))
+	path, err := e.svc.Bootstrap(ctx, dir)
+	if path != "" || err != nil {
+		t.Fatalf("Bootstrap = %q, %v; want \"\", nil", path, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, auth.PasswordFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Bootstrap wrote %s: %v", auth.PasswordFile, err)
+	}
+	users, err := e.svc.Users(ctx)
+	must(t, err)
+	if len(users) != 1 || users[0].Role != auth.RoleReader || users[0].MustChangePassword {
+		t.Errorf("Users = %+v; want the reader admin, untouched", users)
+	}
+	if _, err := e.svc.Authenticate(ctx, auth.BootstrapUser, bobPassword); err != nil {
+		t.Errorf("the reader's password no longer works: %v", err)
+	}
+	logs := e.logs.String()
+	for _, want := range []string{"level=ERROR", "breakwater user role NAME --role admin", "breakwater user add NAME --role admin"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("the log does not say %q:\n%s", want, logs)
+		}
+	}
+}
+
 func TestBootstrapExistingFile(t *testing.T) {
 	const kept = "an-earlier-password-of-32-chars0"
 	tests := []struct {

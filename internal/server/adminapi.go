@@ -90,10 +90,10 @@ func principalRequester(next http.Handler) http.Handler {
 	})
 }
 
-// Bootstrap creates the first admin when there is no user yet (see
+// Bootstrap creates the first admin when no user is an admin yet (see
 // auth.Service.Bootstrap) and records it in the audit log as the other
 // account changes are, under the actor "breakwater". It returns the
-// password file's path, or "" when users existed.
+// password file's path, or "" when it created no admin.
 func (a *Server) Bootstrap(ctx context.Context) (string, error) {
 	path, err := a.auth.Bootstrap(ctx, a.config.Data)
 	if err != nil || path == "" {

@@ -1070,3 +1070,49 @@ func TestServeBootstrap(t *testing.T) {
 		t.Error("the second Bootstrap changed the password file")
 	}
 }
+
+// TestServeBootstrapReaders follows serve on a data directory where the
+// CLI added users before the first start: readers alone still get the
+// first admin; a reader named admin is left alone and serve goes on.
+func TestServeBootstrapReaders(t *testing.T) {
+	for _, tt := range []struct {
+		reader  string
+		created bool
+	}{{"bob", true}, {auth.BootstrapUser, false}} {
+		t.Run(tt.reader, func(t *testing.T) {
+			ctx := context.Background()
+			c := testConfig(t, policy.ModeOff)
+			c.Data = filepath.Join(t.TempDir(), "data")
+			s, err := Build(c, nil)
+			if err != nil {
+				t.Fatalf("Build: %v", err)
+			}
+			t.Cleanup(func() { s.Close() })
+			if err := s.Auth().AddUser(ctx, tt.reader, auth.RoleReader, "a reader password"); err != nil {
+				t.Fatal(err)
+			}
+			path, err := s.Bootstrap(ctx)
+			if err != nil || (path != "") != tt.created {
+				t.Fatalf("Bootstrap = %q, %v; want a first admin: %v", path, err, tt.created)
+			}
+			p, err := s.Auth().Authenticate(ctx, tt.reader, "a reader password")
+			if err != nil || p.IsAdmin() {
+				t.Errorf("%s after Bootstrap: %+v, %v; want the reader, untouched", tt.reader, p, err)
+			}
+			entries, err := s.meta.Audit(ctx, store.AuditFilter{Action: "user-added"}, 0, 10)
+			if err != nil || (len(entries) == 1) != tt.created {
+				t.Errorf("audit entries: %+v, %v; want one for the first admin: %v", entries, err, tt.created)
+			}
+			if !tt.created {
+				return
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p, err := s.Auth().Authenticate(ctx, auth.BootstrapUser, strings.TrimSuffix(string(b), "\n")); err != nil || !p.IsAdmin() {
+				t.Errorf("the first password authenticates as %+v, %v; want an admin", p, err)
+			}
+		})
+	}
+}

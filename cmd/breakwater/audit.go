@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -106,30 +104,6 @@ func printAudit(w io.Writer, entries []store.AuditEntry) error {
 			dash(e.Repo), dash(string(e.Digest)), e.Details)
 	}
 	return tw.Flush()
-}
-
-// parseWhen reads a --since or --until value: empty, an RFC 3339 time, a
-// date (midnight UTC), or a duration back from now ("24h", "7d").
-func parseWhen(s string, now time.Time) (time.Time, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return time.Time{}, nil
-	}
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t, nil
-	}
-	if t, err := time.Parse(time.DateOnly, s); err == nil {
-		return t, nil
-	}
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		if n, err := strconv.Atoi(days); err == nil && n >= 0 {
-			return now.Add(-time.Duration(n) * 24 * time.Hour), nil
-		}
-	}
-	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
-		return now.Add(-d), nil
-	}
-	return time.Time{}, fmt.Errorf("%q is not a time (2026-03-01, 2026-03-01T12:00:00Z) or a duration back from now (24h, 7d)", s)
 }
 
 // auditEntry is an audit entry as --format json prints it.

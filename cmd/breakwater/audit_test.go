@@ -15,29 +15,6 @@ import (
 	"breakwater/internal/store/sqlite"
 )
 
-func TestParseWhen(t *testing.T) {
-	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
-	tests := []struct {
-		in      string
-		want    time.Time
-		wantErr bool
-	}{
-		{"", time.Time{}, false},
-		{"2026-03-01", time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), false},
-		{"2026-03-01T10:30:00Z", time.Date(2026, 3, 1, 10, 30, 0, 0, time.UTC), false},
-		{"24h", now.Add(-24 * time.Hour), false},
-		{"7d", now.Add(-7 * 24 * time.Hour), false},
-		{"-3h", time.Time{}, true},
-		{"yesterday", time.Time{}, true},
-	}
-	for _, tt := range tests {
-		got, err := parseWhen(tt.in, now)
-		if (err != nil) != tt.wantErr || !got.Equal(tt.want) {
-			t.Errorf("parseWhen(%q) = %v, %v; want %v, error %v", tt.in, got, err, tt.want, tt.wantErr)
-		}
-	}
-}
-
 // TestAuditAndQuarantineFilters runs audit and quarantine list with the
 // filters over records written straight into a data directory's store.
 func TestAuditAndQuarantineFilters(t *testing.T) {

@@ -189,16 +189,21 @@ func printRecord(w io.Writer, r firewall.Record) error {
 func (q *quarantineCmd) release() *cobra.Command {
 	var reason, expires string
 	cmd := &cobra.Command{
-		Use:   "release ID|DIGEST --reason TEXT [--expires DURATION|TIME]",
+		Use:   "release ID|DIGEST --reason TEXT [--expires 720h|30d|2027-01-31]",
 		Short: "Let a quarantined image be pulled: a waiver for its digest",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if strings.TrimSpace(reason) == "" {
 				return errors.New("--reason: must not be empty")
 			}
-			until, err := parseExpiry(expires, q.now())
+			now := q.now()
+			ttl, until, err := parseExpiry(expires, now)
 			if err != nil {
 				return err
+			}
+			// The waiver ends at a moment: a date or time is kept as given.
+			if ttl > 0 {
+				until = now.Add(ttl)
 			}
 			a, err := q.open()
 			if err != nil {
@@ -213,31 +218,9 @@ func (q *quarantineCmd) release() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "why the image may be pulled, kept in the audit log (required)")
-	cmd.Flags().StringVar(&expires, "expires", "", "when the release ends: a `duration` from now (720h) or an RFC 3339 time; default never")
+	cmd.Flags().StringVar(&expires, "expires", "", "when the release ends: a `duration` from now (720h, 30d), a date (2027-01-31, at 00:00 UTC) or an RFC 3339 time; default never")
 	cmd.MarkFlagRequired("reason")
 	return cmd
-}
-
-// parseExpiry reads --expires: empty is never, a duration is from now,
-// anything else must be an RFC 3339 time in the future.
-func parseExpiry(s string, now time.Time) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	if d, err := time.ParseDuration(s); err == nil {
-		if d <= 0 {
-			return time.Time{}, fmt.Errorf("--expires: %s is not in the future", s)
-		}
-		return now.Add(d), nil
-	}
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("--expires: %q is neither a duration such as 720h nor an RFC 3339 time such as 2027-01-31T00:00:00Z", s)
-	}
-	if !t.After(now) {
-		return time.Time{}, fmt.Errorf("--expires: %s is not in the future", s)
-	}
-	return t, nil
 }
 
 func (q *quarantineCmd) delete() *cobra.Command {

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -34,46 +32,6 @@ audit log under cli:<local user>.`,
 	return cmd
 }
 
-// maxTokenTTL bounds --expires as the API bounds ttl_seconds.
-const maxTokenTTL = 100 * 365 * 24 * time.Hour
-
-// parseTokenExpiry reads --expires: empty is no expiry; a duration (720h)
-// or a number of days (30d) is a lifetime from now (ttl); a date
-// (2027-01-31: the token ends as that day starts, UTC) or an RFC 3339 time
-// is the moment it ends (until), kept exactly.
-func parseTokenExpiry(s string, now time.Time) (ttl time.Duration, until time.Time, err error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return 0, time.Time{}, nil
-	}
-	if d, err := time.ParseDuration(s); err == nil {
-		ttl = d
-	} else if days, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.Atoi(days)
-		if err != nil {
-			return 0, time.Time{}, fmt.Errorf("--expires: %q is not a number of days such as 30d", s)
-		}
-		ttl = time.Duration(n) * 24 * time.Hour
-	} else if t, err := time.Parse(time.DateOnly, s); err == nil {
-		until = t
-	} else if t, err := time.Parse(time.RFC3339, s); err == nil {
-		until = t
-	} else {
-		return 0, time.Time{}, fmt.Errorf("--expires: %q is not a duration (720h), a number of days (30d), a date (2027-01-31) or an RFC 3339 time", s)
-	}
-	left := ttl
-	if !until.IsZero() {
-		left = until.Sub(now)
-	}
-	switch {
-	case left <= 0:
-		return 0, time.Time{}, fmt.Errorf("--expires: %s is not in the future", s)
-	case left > maxTokenTTL:
-		return 0, time.Time{}, fmt.Errorf("--expires: %s is more than 100 years away; leave --expires out for a token that does not expire", s)
-	}
-	return ttl, until, nil
-}
-
 func (c *accountsCmd) tokenCreate() *cobra.Command {
 	var user, name, expires string
 	cmd := &cobra.Command{
@@ -84,7 +42,7 @@ func (c *accountsCmd) tokenCreate() *cobra.Command {
 			if err := auth.CheckName("token name", name); err != nil {
 				return fmt.Errorf("--name: %s", reason(err))
 			}
-			ttl, until, err := parseTokenExpiry(expires, c.now())
+			ttl, until, err := parseExpiry(expires, c.now())
 			if err != nil {
 				return err
 			}

@@ -265,7 +265,7 @@ func (f Flags) apply(c *Config) {
 		c.Data = f.Data
 	}
 	if u := c.DefaultUpstream(); f.Upstream != "" && u != nil {
-		u.URL = f.Upstream
+		u.moveTo(f.Upstream)
 	}
 	if f.Firewall != "" {
 		c.Firewall.Firewall = c.Firewall.WithMode(f.Firewall)
@@ -300,6 +300,17 @@ func (u Upstream) Credentials() (username, password string, err error) {
 func (u Upstream) isDockerHub() bool {
 	hub := Default().Upstreams[0]
 	return u.Name == hub.Name || hostOf(u.URL) == hostOf(hub.URL)
+}
+
+// moveTo points u at another URL. Docker Hub's search index stays only
+// with Docker Hub: an upstream moved to a mirror or a private registry
+// would otherwise still send searches to Docker Hub.
+func (u *Upstream) moveTo(url string) {
+	hub := Default().Upstreams[0]
+	u.URL = url
+	if u.SearchURL == hub.SearchURL && hostOf(url) != hostOf(hub.URL) {
+		u.SearchURL = ""
+	}
 }
 
 // fillDefaults sets the defaults of an upstream read from a file, for every

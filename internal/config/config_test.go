@@ -239,6 +239,7 @@ func TestEnv(t *testing.T) {
 			want: func(c *Config) {
 				u := &c.Upstreams[0]
 				u.URL, u.Username, u.Password = "http://127.0.0.1:5001", "bob", "dckr_pat_x"
+				u.SearchURL = "" // Docker Hub's index stays with Docker Hub
 			},
 		},
 		{
@@ -266,7 +267,7 @@ func TestEnv(t *testing.T) {
 		{
 			name:    "short form wins over the named form",
 			environ: []string{"BREAKWATER_UPSTREAMS_DOCKER_IO_URL=https://a.example", "BREAKWATER_UPSTREAM=https://b.example"},
-			want:    func(c *Config) { c.Upstreams[0].URL = "https://b.example" },
+			want:    func(c *Config) { c.Upstreams[0].URL, c.Upstreams[0].SearchURL = "https://b.example", "" },
 		},
 	}
 	for _, tt := range tests {
@@ -336,6 +337,36 @@ func TestPrecedence(t *testing.T) {
 			got := [4]string{c.Listen, c.Data, c.Log.Level, c.DefaultUpstream().URL}
 			if got != tt.want {
 				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestSearchFollowsUpstream checks that Docker Hub's search index is
+// dropped when the default upstream is moved elsewhere by a flag or the
+// environment, and kept when it is named or the move stays on Docker Hub.
+func TestSearchFollowsUpstream(t *testing.T) {
+	hub := Default().Upstreams[0].SearchURL
+	tests := []struct {
+		name  string
+		env   []string
+		flags Flags
+		want  string
+	}{
+		{"default", nil, Flags{}, hub},
+		{"flag to a local registry", nil, Flags{Upstream: "http://127.0.0.1:5001"}, ""},
+		{"env to a mirror", []string{"BREAKWATER_UPSTREAM=https://mirror.example"}, Flags{}, ""},
+		{"env to a mirror with its search", []string{"BREAKWATER_UPSTREAM=https://mirror.example", "BREAKWATER_UPSTREAMS_DOCKER_IO_SEARCH_URL=https://search.example"}, Flags{}, "https://search.example"},
+		{"flag to Docker Hub itself", nil, Flags{Upstream: "https://registry-1.docker.io/"}, hub},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load("", tt.env, tt.flags)
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if got := c.DefaultUpstream().SearchURL; got != tt.want {
+				t.Errorf("search_url = %q, want %q", got, tt.want)
 			}
 		})
 	}

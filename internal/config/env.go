@@ -168,6 +168,11 @@ func setUpstream(u *Upstream, vals map[string]string, varName func(key string) s
 	if pwFile && !pw {
 		u.Password = ""
 	}
+	if s, ok := vals["url"]; ok {
+		if _, search := vals["search_url"]; !search {
+			u.moveTo(s)
+		}
+	}
 	for _, key := range upstreamEnvKeys {
 		s, ok := vals[key]
 		if !ok {

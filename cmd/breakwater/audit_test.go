@@ -11,6 +11,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"breakwater/internal/admin"
 	"breakwater/internal/store"
 	"breakwater/internal/store/sqlite"
 )
@@ -104,14 +105,21 @@ func TestAuditAndQuarantineFilters(t *testing.T) {
 		})
 	}
 
-	for _, bad := range [][]string{
-		{"audit", "--data", data, "--since", "soon"},
-		{"audit", "--data", data, "--since", "2026-03-04", "--until", "2026-03-01"},
-		{"quarantine", "list", "--data", data, "--severity", "dire"},
-		{"quarantine", "list", "--data", data, "--sort", "size"},
-	} {
-		if _, _, err := run(t, nil, bad...); err == nil {
-			t.Errorf("%v = nil error; want one", bad)
+	badTests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"audit", "--data", data, "--since", "soon"}, "--since"},
+		{[]string{"audit", "--data", data, "--since", "2026-03-04", "--until", "2026-03-01"}, "--until is before --since"},
+		// As GET /api/v1/audit?action=nosuch answers 400, not an empty page.
+		{[]string{"audit", "--data", data, "--action", "nosuch"}, `--action: action "nosuch" is unknown; known actions: ` + strings.Join(admin.AuditActions, ", ")},
+		{[]string{"audit", "--data", data, "--action", "Pull"}, `action "Pull" is unknown`},
+		{[]string{"quarantine", "list", "--data", data, "--severity", "dire"}, "dire"},
+		{[]string{"quarantine", "list", "--data", data, "--sort", "size"}, "size"},
+	}
+	for _, tt := range badTests {
+		if out, _, err := run(t, nil, tt.args...); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v = %v (output %q); want an error containing %q", tt.args, err, out, tt.want)
 		}
 	}
 }

@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
 
 // run executes the command line args with environ and returns what it
@@ -46,6 +49,12 @@ func TestConfigCommand(t *testing.T) {
 			name: "flags",
 			args: []string{"config", "--listen", "127.0.0.1:0", "--data", "/srv/bw", "--upstream", "http://127.0.0.1:5001", "--firewall", "audit"},
 			want: []string{"listen: 127.0.0.1:0", "data: /srv/bw", "url: http://127.0.0.1:5001", "mode: audit"},
+		},
+		{
+			name:    "data from env without the flag",
+			environ: []string{"BREAKWATER_DATA=/srv/env"},
+			args:    []string{"config"},
+			want:    []string{"data: /srv/env"},
 		},
 		{
 			name:    "password from env masked",
@@ -107,6 +116,51 @@ func TestInvalidConfig(t *testing.T) {
 				_, _, err := run(t, tt.environ, args...)
 				if err == nil || !strings.Contains(err.Error(), tt.want) {
 					t.Errorf("got error %v, want one containing %q", err, tt.want)
+				}
+			})
+		}
+	}
+}
+
+// TestEmptyData: --data "" is refused by every command that takes it; left
+// out, --data means ./data, and an empty one must not silently mean the same.
+func TestEmptyData(t *testing.T) {
+	// What each command needs besides --data to get as far as running.
+	args := map[string][]string{
+		"breakwater serve":              nil,
+		"breakwater config":             nil,
+		"breakwater scan":               {"debian:12"},
+		"breakwater audit":              nil,
+		"breakwater quarantine list":    nil,
+		"breakwater quarantine show":    {"q-1"},
+		"breakwater quarantine release": {"q-1", "--reason", "x"},
+		"breakwater quarantine delete":  {"q-1", "--reason", "x"},
+		"breakwater quarantine note":    {"q-1", "text"},
+		"breakwater vulndb import":      {"feed.zip"},
+		"breakwater vulndb status":      nil,
+		"breakwater user add":           {"bob", "--role", "reader"},
+		"breakwater user list":          nil,
+		"breakwater user passwd":        {"bob"},
+		"breakwater user role":          {"bob", "--role", "admin"},
+		"breakwater user delete":        {"bob"},
+		"breakwater token create":       {"--user", "bob", "--name", "ci"},
+		"breakwater token list":         nil,
+		"breakwater token revoke":       {"--user", "bob", "ci"},
+	}
+	walkCommands(newRootCmd(io.Discard, io.Discard, nil), func(c *cobra.Command) {
+		hasData := c.Flags().Lookup("data") != nil || c.InheritedFlags().Lookup("data") != nil
+		if _, ok := args[c.CommandPath()]; c.Runnable() && hasData && !ok {
+			t.Errorf("%s takes --data but is not tested here", c.CommandPath())
+		}
+	})
+	for path, rest := range args {
+		for _, data := range [][]string{{"--data", ""}, {"--data="}, {"--data", " "}} {
+			argv := append(strings.Fields(path)[1:], rest...)
+			argv = append(argv, data...)
+			t.Run(strings.Join(argv, " "), func(t *testing.T) {
+				_, _, err := run(t, nil, argv...)
+				if err == nil || err.Error() != "--data must not be empty" {
+					t.Errorf("got error %v, want --data must not be empty", err)
 				}
 			})
 		}

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -21,6 +23,14 @@ func newRootCmd(stdout, stderr io.Writer, environ []string) *cobra.Command {
 		// bury the line that names the key.
 		SilenceErrors: true,
 		SilenceUsage:  true,
+		// An empty flag cannot be told from an unset one once parsed, and
+		// unset means ./data: refuse --data "" before it falls back there.
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if f := cmd.Flags().Lookup("data"); f != nil && f.Changed && strings.TrimSpace(f.Value.String()) == "" {
+				return errors.New("--data must not be empty")
+			}
+			return nil
+		},
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)

@@ -182,9 +182,16 @@ func TestVersion(t *testing.T) {
 			version = tt.ldflags
 			t.Cleanup(func() { version = old })
 
-			out, _, err := run(t, nil, "version")
-			if err != nil || !strings.HasPrefix(out, tt.want) || len(out) <= len("breakwater \n") {
-				t.Errorf("got %q, %v; want it to start with %q and name a version", out, err, tt.want)
+			var outs []string
+			for _, args := range [][]string{{"version"}, {"--version"}, {"-v"}} {
+				out, _, err := run(t, nil, args...)
+				if err != nil || !strings.HasPrefix(out, tt.want) || len(out) <= len("breakwater \n") {
+					t.Errorf("%v: got %q, %v; want it to start with %q and name a version", args, out, err, tt.want)
+				}
+				outs = append(outs, out)
+			}
+			if outs[1] != outs[0] || outs[2] != outs[0] {
+				t.Errorf("version, --version and -v print %q; want the same", outs)
 			}
 		})
 	}

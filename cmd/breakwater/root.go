@@ -23,6 +23,7 @@ func newRootCmd(stdout, stderr io.Writer, environ []string) *cobra.Command {
 		// bury the line that names the key.
 		SilenceErrors: true,
 		SilenceUsage:  true,
+		Version:       versionString(),
 		// An empty flag cannot be told from an unset one once parsed, and
 		// unset means ./data: refuse --data "" before it falls back there.
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
@@ -32,6 +33,8 @@ func newRootCmd(stdout, stderr io.Writer, environ []string) *cobra.Command {
 			return nil
 		},
 	}
+	// --version prints what the version command prints.
+	root.SetVersionTemplate("breakwater {{.Version}}\n")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVar(&configFile, "config", "", "YAML configuration `file` (see docs/configuration.md)")

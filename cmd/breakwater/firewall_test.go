@@ -271,6 +271,35 @@ func TestQuarantineCommands(t *testing.T) {
 	}
 }
 
+// TestQuarantineMalformedID: an id the API answers 400 for is called
+// malformed, as the API calls it, not looked up and reported missing.
+func TestQuarantineMalformedID(t *testing.T) {
+	data := t.TempDir()
+	tests := []struct {
+		args []string // after quarantine; the id is first
+		want string
+	}{
+		{[]string{"show", "a b"}, `quarantine id "a b" is malformed`},
+		{[]string{"show", "a/b"}, `quarantine id "a/b" is malformed`},
+		{[]string{"show", ""}, `quarantine id "" is malformed`},
+		{[]string{"show", strings.Repeat("a", 129)}, "is malformed"},
+		{[]string{"release", "a?b", "--reason", "x"}, `quarantine id "a?b" is malformed`},
+		{[]string{"delete", "a#b", "--reason", "x"}, `quarantine id "a#b" is malformed`},
+		{[]string{"note", "a%b", "text"}, `quarantine id "a%b" is malformed`},
+		// Well-formed ids and digests are looked up.
+		{[]string{"show", "nope"}, "not found"},
+		{[]string{"note", "sha256:" + strings.Repeat("0", 64), "text"}, "not found"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			_, _, err := run(t, nil, append(append([]string{"quarantine"}, tt.args...), "--data", data)...)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got error %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
 // pullManifest GETs a manifest from a running breakwater and returns the
 // status, the quarantine id header and the body.
 func pullManifest(t *testing.T, addr, repo, ref string) (int, string, string) {

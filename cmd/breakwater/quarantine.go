@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"breakwater/internal/admin"
 	"breakwater/internal/config"
 	"breakwater/internal/firewall"
 	"breakwater/internal/oci"
@@ -135,6 +137,9 @@ func (q *quarantineCmd) show() *cobra.Command {
 			if err := checkFormat(format); err != nil {
 				return err
 			}
+			if err := checkQuarantineID(args[0]); err != nil {
+				return err
+			}
 			a, err := q.open()
 			if err != nil {
 				return err
@@ -196,6 +201,9 @@ func (q *quarantineCmd) release() *cobra.Command {
 			if strings.TrimSpace(reason) == "" {
 				return errors.New("--reason: must not be empty")
 			}
+			if err := checkQuarantineID(args[0]); err != nil {
+				return err
+			}
 			now := q.now()
 			ttl, until, err := parseExpiry(expires, now)
 			if err != nil {
@@ -233,6 +241,9 @@ func (q *quarantineCmd) delete() *cobra.Command {
 			if strings.TrimSpace(reason) == "" {
 				return errors.New("--reason: must not be empty")
 			}
+			if err := checkQuarantineID(args[0]); err != nil {
+				return err
+			}
 			a, err := q.open()
 			if err != nil {
 				return err
@@ -260,6 +271,9 @@ func (q *quarantineCmd) note() *cobra.Command {
 			if text == "" {
 				return errors.New("note: the text must not be empty")
 			}
+			if err := checkQuarantineID(args[0]); err != nil {
+				return err
+			}
 			a, err := q.open()
 			if err != nil {
 				return err
@@ -272,6 +286,17 @@ func (q *quarantineCmd) note() *cobra.Command {
 			return err
 		},
 	}
+}
+
+// checkQuarantineID refuses an id the API answers 400 for, in its words,
+// rather than looking it up and reporting it missing: a facade without a
+// firewall runs the API's check and reads nothing.
+func checkQuarantineID(id string) error {
+	_, err := admin.New(admin.Options{}).Quarantine(context.Background(), id)
+	if errors.Is(err, admin.ErrInvalid) {
+		return err
+	}
+	return nil
 }
 
 // actor names who runs a command in the audit log: the local user.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -137,7 +136,7 @@ func (q *quarantineCmd) show() *cobra.Command {
 			if err := checkFormat(format); err != nil {
 				return err
 			}
-			if err := checkQuarantineID(args[0]); err != nil {
+			if err := admin.CheckQuarantineID(args[0]); err != nil {
 				return err
 			}
 			a, err := q.open()
@@ -201,7 +200,7 @@ func (q *quarantineCmd) release() *cobra.Command {
 			if strings.TrimSpace(reason) == "" {
 				return errors.New("--reason: must not be empty")
 			}
-			if err := checkQuarantineID(args[0]); err != nil {
+			if err := admin.CheckQuarantineID(args[0]); err != nil {
 				return err
 			}
 			now := q.now()
@@ -241,7 +240,7 @@ func (q *quarantineCmd) delete() *cobra.Command {
 			if strings.TrimSpace(reason) == "" {
 				return errors.New("--reason: must not be empty")
 			}
-			if err := checkQuarantineID(args[0]); err != nil {
+			if err := admin.CheckQuarantineID(args[0]); err != nil {
 				return err
 			}
 			a, err := q.open()
@@ -271,7 +270,7 @@ func (q *quarantineCmd) note() *cobra.Command {
 			if text == "" {
 				return errors.New("note: the text must not be empty")
 			}
-			if err := checkQuarantineID(args[0]); err != nil {
+			if err := admin.CheckQuarantineID(args[0]); err != nil {
 				return err
 			}
 			a, err := q.open()
@@ -286,17 +285,6 @@ func (q *quarantineCmd) note() *cobra.Command {
 			return err
 		},
 	}
-}
-
-// checkQuarantineID refuses an id the API answers 400 for, in its words,
-// rather than looking it up and reporting it missing: a facade without a
-// firewall runs the API's check and reads nothing.
-func checkQuarantineID(id string) error {
-	_, err := admin.New(admin.Options{}).Quarantine(context.Background(), id)
-	if errors.Is(err, admin.ErrInvalid) {
-		return err
-	}
-	return nil
 }
 
 // actor names who runs a command in the audit log: the local user.

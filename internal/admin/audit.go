@@ -49,6 +49,16 @@ type AuditPage struct {
 	Next  int64              `json:"next,omitempty"`
 }
 
+// CheckAuditAction returns ErrInvalid, naming the known actions, for an
+// action the audit log does not record, so a filter on it is an error
+// rather than an empty page.
+func CheckAuditAction(action string) error {
+	if !slices.Contains(AuditActions, action) {
+		return invalidf("action %q is unknown; known actions: %s", action, strings.Join(AuditActions, ", "))
+	}
+	return nil
+}
+
 func (q *AuditQuery) check() error {
 	switch {
 	case q.Before < 0:
@@ -59,8 +69,10 @@ func (q *AuditQuery) check() error {
 		return invalidf("until is before since")
 	case q.Digest != "" && q.Digest.Validate() != nil:
 		return invalidf("digest %q is malformed", q.Digest)
-	case q.Action != "" && !slices.Contains(AuditActions, q.Action):
-		return invalidf("action %q is unknown; known actions: %s", q.Action, strings.Join(AuditActions, ", "))
+	case q.Action != "":
+		if err := CheckAuditAction(q.Action); err != nil {
+			return err
+		}
 	}
 	if q.Limit == 0 {
 		q.Limit = DefaultLimit

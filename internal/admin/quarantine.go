@@ -99,7 +99,7 @@ func (s *Service) Quarantines(ctx context.Context, q QuarantineQuery) (Quarantin
 
 // Quarantine returns the record with id, or store.ErrNotFound.
 func (s *Service) Quarantine(ctx context.Context, id string) (firewall.Record, error) {
-	if err := checkID(id); err != nil {
+	if err := CheckQuarantineID(id); err != nil {
 		return firewall.Record{}, err
 	}
 	if s.opts.Firewall == nil {
@@ -112,8 +112,9 @@ func (s *Service) Quarantine(ctx context.Context, id string) (firewall.Record, e
 	return recs[0], nil
 }
 
-// checkID refuses what cannot be a quarantine id before a store sees it.
-func checkID(id string) error {
+// CheckQuarantineID returns ErrInvalid for what cannot be a quarantine id
+// or a digest naming records, before a store sees it.
+func CheckQuarantineID(id string) error {
 	if id == "" || len(id) > 128 || strings.ContainsAny(id, "/?#% \t\n") {
 		return invalidf("quarantine id %q is malformed", id)
 	}
@@ -137,7 +138,7 @@ func (s *Service) quarantineAction(p auth.Principal, id, what, text string) (*fi
 	if err := admin(p); err != nil {
 		return nil, err
 	}
-	if err := checkID(id); err != nil {
+	if err := CheckQuarantineID(id); err != nil {
 		return nil, err
 	}
 	if err := checkText(what, text); err != nil {

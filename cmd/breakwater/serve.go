@@ -70,7 +70,7 @@ func serve(ctx context.Context, c config.Config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	// The first admin, when there is no user yet, once the port is ours:
+	// The first admin, when there is no admin yet, once the port is ours:
 	// its password goes to a file only breakwater's user can read, and
 	// the log says where.
 	if _, err := a.Bootstrap(ctx); err != nil {

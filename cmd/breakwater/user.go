@@ -82,9 +82,10 @@ func newUserCmd(stdout, stderr io.Writer, load loader) *cobra.Command {
 server at once and is recorded in the audit log under cli:<local user>.
 
 A reader pulls and reads the API and the dashboard; an admin may also change
-things. Passwords are 12 to 72 bytes. With --password-stdin the password is
-read from standard input (one line); without it a random one is made and
-printed once, as the last line of the output.`,
+things. Passwords are 12 to 72 bytes on one line, not only spaces. With
+--password-stdin the password is read from standard input (one line);
+without it a random one is made and printed once, as the last line of the
+output.`,
 	}
 	cmd.AddCommand(c.userAdd(), c.userList(), c.userRole(), c.userPasswd(), c.userDelete())
 	return cmd
@@ -221,7 +222,7 @@ func (c *accountsCmd) userList() *cobra.Command {
 				return writeJSON(c.stdout, out)
 			}
 			if len(users) == 0 {
-				_, err := fmt.Fprintln(c.stdout, "no users (serve creates the first admin)")
+				_, err := fmt.Fprintln(c.stdout, "no users (serve creates the first admin when there is none)")
 				return err
 			}
 			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)

@@ -165,6 +165,21 @@ func TestEmptyData(t *testing.T) {
 			})
 		}
 	}
+	// --listen and --upstream fall back to defaults just the same.
+	for _, argv := range [][]string{
+		{"serve", "--listen", ""}, {"config", "--listen="}, {"serve", "--upstream", " "}, {"scan", "debian:12", "--upstream", ""},
+	} {
+		t.Run(strings.Join(argv, " "), func(t *testing.T) {
+			flag := argv[len(argv)-2]
+			if strings.HasSuffix(argv[len(argv)-1], "=") {
+				flag = strings.TrimSuffix(argv[len(argv)-1], "=")
+			}
+			want := flag + " must not be empty"
+			if _, _, err := run(t, nil, argv...); err == nil || err.Error() != want {
+				t.Errorf("got error %v, want %s", err, want)
+			}
+		})
+	}
 }
 
 func TestVersion(t *testing.T) {

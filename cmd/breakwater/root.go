@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -25,10 +24,13 @@ func newRootCmd(stdout, stderr io.Writer, environ []string) *cobra.Command {
 		SilenceUsage:  true,
 		Version:       versionString(),
 		// An empty flag cannot be told from an unset one once parsed, and
-		// unset means ./data: refuse --data "" before it falls back there.
+		// unset means the default (./data, 127.0.0.1:5000, Docker Hub):
+		// refuse --data "" and the like before they fall back there.
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			if f := cmd.Flags().Lookup("data"); f != nil && f.Changed && strings.TrimSpace(f.Value.String()) == "" {
-				return errors.New("--data must not be empty")
+			for _, name := range []string{"data", "listen", "upstream"} {
+				if f := cmd.Flags().Lookup(name); f != nil && f.Changed && strings.TrimSpace(f.Value.String()) == "" {
+					return fmt.Errorf("--%s must not be empty", name)
+				}
 			}
 			return nil
 		},

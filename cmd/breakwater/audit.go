@@ -15,6 +15,7 @@ import (
 	"breakwater/internal/oci"
 	"breakwater/internal/server"
 	"breakwater/internal/store"
+	"breakwater/internal/when"
 )
 
 func newAuditCmd(stdout io.Writer, load loader) *cobra.Command {
@@ -53,10 +54,10 @@ duration back from now (24h, 7d).`,
 			}
 			now := time.Now()
 			var err error
-			if filter.Since, err = parseWhen(since, now); err != nil {
+			if filter.Since, err = when.Since(since, now); err != nil {
 				return fmt.Errorf("--since: %w", err)
 			}
-			if filter.Until, err = parseWhen(until, now); err != nil {
+			if filter.Until, err = when.Since(until, now); err != nil {
 				return fmt.Errorf("--until: %w", err)
 			}
 			if !filter.Since.IsZero() && !filter.Until.IsZero() && filter.Until.Before(filter.Since) {

@@ -16,6 +16,7 @@ import (
 	"breakwater/internal/firewall"
 	"breakwater/internal/oci"
 	"breakwater/internal/server"
+	"breakwater/internal/when"
 )
 
 // quarantineCmd holds what every quarantine subcommand shares.
@@ -68,10 +69,10 @@ func (q *quarantineCmd) list() *cobra.Command {
 			filter.Repo = repo
 			now := q.now()
 			var err error
-			if filter.Since, err = parseWhen(since, now); err != nil {
+			if filter.Since, err = when.Since(since, now); err != nil {
 				return fmt.Errorf("--since: %w", err)
 			}
-			if filter.Until, err = parseWhen(until, now); err != nil {
+			if filter.Until, err = when.Since(until, now); err != nil {
 				return fmt.Errorf("--until: %w", err)
 			}
 			if err := filter.Check(); err != nil {

@@ -21,6 +21,7 @@ import (
 	"breakwater/internal/oci"
 	"breakwater/internal/policy"
 	"breakwater/internal/store"
+	"breakwater/internal/when"
 )
 
 // The JSON shapes the API answers with, where the facade's types have
@@ -202,30 +203,14 @@ func (q *query) bad(name, format string, args ...any) {
 	}
 }
 
-// time reads a time as the CLI and dashboard take it: RFC 3339, a date
-// (midnight UTC) or a duration back from now (24h, 7d); absent is zero.
+// time reads a time as the CLI and dashboard take it (package when);
+// absent is zero.
 func (q *query) time(name string) time.Time {
-	s := strings.TrimSpace(q.v.Get(name))
-	if s == "" {
-		return time.Time{}
+	t, err := when.Since(q.v.Get(name), time.Now())
+	if err != nil {
+		q.bad(name, "%s", err)
 	}
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t
-	}
-	if t, err := time.Parse(time.DateOnly, s); err == nil {
-		return t
-	}
-	now := time.Now()
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		if n, err := strconv.Atoi(days); err == nil && n >= 0 && n <= 100000 {
-			return now.Add(-time.Duration(n) * 24 * time.Hour)
-		}
-	}
-	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
-		return now.Add(-d)
-	}
-	q.bad(name, "%q is not a time (2026-03-01, 2026-03-01T12:00:00Z) or a duration back from now (24h, 7d)", s)
-	return time.Time{}
+	return t
 }
 
 // int reads an integer from 0 to most; absent is 0.

@@ -29,6 +29,7 @@ func TestBoundaries(t *testing.T) {
 		forbidden []string
 	}{
 		{"internal/oci", []string{module + "/"}},
+		{"internal/when", []string{module + "/"}},
 		{"internal/registry", []string{"internal/store/fs", "internal/store/sqlite", "internal/upstream"}},
 		{"internal/cache", []string{"internal/registry", "internal/store/fs", "internal/store/sqlite", "internal/config"}},
 		{"internal/upstream", []string{"internal/cache", "internal/store", "internal/registry", "internal/config"}},

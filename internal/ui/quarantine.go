@@ -9,13 +9,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"breakwater/internal/admin"
 	"breakwater/internal/auth"
 	"breakwater/internal/firewall"
 	"breakwater/internal/inventory"
 	"breakwater/internal/telemetry"
+	"breakwater/internal/when"
 )
 
 // pageSize is how many quarantine records one page lists.
@@ -78,12 +78,12 @@ func (u *UI) quarantineList(w http.ResponseWriter, r *http.Request, v visitor) {
 		return
 	}
 	now := u.opts.Now()
-	since, err := parseSince(d.Since, now)
+	since, err := when.Since(d.Since, now)
 	if err != nil {
 		bad("Since must be a date (2006-01-02), a time (RFC 3339) or a duration like 24h or 7d.")
 		return
 	}
-	until, err := parseSince(d.Until, now)
+	until, err := when.Since(d.Until, now)
 	if err != nil {
 		bad("Until must be a date (2006-01-02), a time (RFC 3339) or a duration like 24h or 7d.")
 		return
@@ -151,35 +151,6 @@ func row(rec firewall.Record) quarantineRow {
 		}
 	}
 	return out
-}
-
-// parseSince reads a since filter: a date, an RFC 3339 time, or a
-// duration back from now ("24h", "7d").
-func parseSince(s string, now time.Time) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t, nil
-	}
-	if t, err := time.Parse("2006-01-02", s); err == nil {
-		return t, nil
-	}
-	if t, err := time.Parse("2006-01-02T15:04", s); err == nil { // a datetime-local input
-		return t, nil
-	}
-	if n, ok := strings.CutSuffix(s, "d"); ok {
-		days, err := strconv.Atoi(n)
-		if err != nil || days < 0 {
-			return time.Time{}, strconv.ErrSyntax
-		}
-		return now.AddDate(0, 0, -days), nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return time.Time{}, strconv.ErrSyntax
-	}
-	return now.Add(-d), nil
 }
 
 type detailData struct {

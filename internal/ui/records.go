@@ -16,6 +16,7 @@ import (
 	"breakwater/internal/admin"
 	"breakwater/internal/policy"
 	"breakwater/internal/store"
+	"breakwater/internal/when"
 )
 
 // violations lists, per repository, what the firewall objected to, in
@@ -55,12 +56,12 @@ func (u *UI) audit(w http.ResponseWriter, r *http.Request, v visitor) {
 		return
 	}
 	now := u.opts.Now()
-	since, err := parseSince(d.Since, now)
+	since, err := when.Since(d.Since, now)
 	if err != nil {
 		bad("Since must be a date (2006-01-02), a time (RFC 3339) or a duration like 24h or 7d.")
 		return
 	}
-	until, err := parseSince(d.Until, now)
+	until, err := when.Since(d.Until, now)
 	if err != nil {
 		bad("Until must be a date (2006-01-02), a time (RFC 3339) or a duration like 24h or 7d.")
 		return

@@ -60,7 +60,7 @@ func (c *accountsCmd) open(create bool) (*accounts, error) {
 		a.Close()
 		return nil, err
 	}
-	return &accounts{Admin: a, auth: as, admin: ad, p: auth.Principal{User: actor(), Role: auth.RoleAdmin, Via: "cli"}}, nil
+	return &accounts{Admin: a, auth: as, admin: ad, p: auth.Principal{User: actor(), Role: auth.RoleAdmin, Via: auth.ViaCLI}}, nil
 }
 
 // user returns user name, or an error that says there is no such user.

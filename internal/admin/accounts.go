@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"breakwater/internal/auth"
@@ -58,12 +59,51 @@ func (s *Service) SetRole(ctx context.Context, p auth.Principal, name string, ro
 	return s.record(ctx, p, ActionRoleChanged, "user="+name+" role="+string(role))
 }
 
-// SetPassword changes a user's password: admins for anyone, every user
-// for themself.
+// SetPassword sets another user's password; admins only. The CLI, which
+// works on the data directory itself, may set anyone's. Users change their
+// own with ChangeOwnPassword, which asks for the current one.
 func (s *Service) SetPassword(ctx context.Context, p auth.Principal, name, password string) error {
-	if err := selfOrAdmin(p, name); err != nil {
+	if err := admin(p); err != nil {
 		return err
 	}
+	if name == p.User && p.Via != auth.ViaCLI {
+		return invalidf("to change your own password, give the current one too")
+	}
+	return s.setPassword(ctx, p, name, password)
+}
+
+// ChangeOwnPassword sets p's own password once current proves p knows the
+// one in force, checked under client's login limit: a session or an API
+// token must not be enough to take the account over. A user who must
+// change a password someone else chose may leave current empty in a
+// dashboard session, which that password opened moments before.
+func (s *Service) ChangeOwnPassword(ctx context.Context, p auth.Principal, current, password, client string) error {
+	if p.User == "" || p.Via == auth.ViaAnonymous {
+		return ErrForbidden
+	}
+	skip := false
+	if current == "" && p.Via == auth.ViaSession {
+		u, err := s.opts.Auth.GetUser(ctx, p.User)
+		if err != nil {
+			return err
+		}
+		skip = u.MustChangePassword
+	}
+	if !skip {
+		if current == "" {
+			return invalidf("give the current password to change it")
+		}
+		switch err := s.opts.Auth.VerifyPassword(ctx, p.User, current, client); {
+		case errors.Is(err, auth.ErrBadCredentials):
+			return invalidf("the current password is wrong")
+		case err != nil:
+			return err
+		}
+	}
+	return s.setPassword(ctx, p, p.User, password)
+}
+
+func (s *Service) setPassword(ctx context.Context, p auth.Principal, name, password string) error {
 	ctx = auth.WithPrincipal(ctx, p)
 	if err := s.opts.Auth.SetPassword(ctx, name, password); err != nil {
 		return err

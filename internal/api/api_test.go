@@ -1001,6 +1001,20 @@ func TestAccountsAndStatus(t *testing.T) {
 	if me.User != readerUser || me.Via != "token" {
 		t.Errorf("me with bob's new token: %+v", me)
 	}
+	// The token cannot make itself the password: changing one's own
+	// takes the current one, and the token is not that.
+	tok := bearer(created.Secret)
+	wantError(t, "own password without the current", e.call(t, tok, "PUT", "/api/v1/users/bob/password", map[string]any{"password": "taken-over-123"}), http.StatusBadRequest, "INVALID")
+	wantError(t, "own password with the token as current", e.call(t, tok, "PUT", "/api/v1/users/bob/password",
+		map[string]any{"password": "taken-over-123", "current_password": created.Secret}), http.StatusBadRequest, "INVALID")
+	if a := e.call(t, tok, "PUT", "/api/v1/users/bob/password", map[string]any{"password": readerPass, "current_password": readerPass}); a.status != http.StatusNoContent {
+		t.Errorf("own password with the current: %d %s", a.status, a.body)
+	}
+	// An admin resets others' passwords, but its own only as anyone does.
+	wantError(t, "admin's own password without the current", e.call(t, e.admin(), "PUT", "/api/v1/users/alice/password", map[string]any{"password": "taken-over-123"}), http.StatusBadRequest, "INVALID")
+	if a := e.call(t, e.admin(), "PUT", "/api/v1/users/bob/password", map[string]any{"password": readerPass}); a.status != http.StatusNoContent {
+		t.Errorf("admin resets bob's password: %d %s", a.status, a.body)
+	}
 	if a := e.call(t, e.reader(), "DELETE", "/api/v1/users/bob/tokens/laptop", nil); a.status != http.StatusNoContent {
 		t.Errorf("revoke own token: %d %s", a.status, a.body)
 	}

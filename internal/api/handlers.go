@@ -237,7 +237,10 @@ func (h *handler) setPassword(r *http.Request, p auth.Principal) (int, any, erro
 	if err := decode(r, &body); err != nil {
 		return 0, nil, err
 	}
-	return http.StatusNoContent, nil, h.admin.SetPassword(r.Context(), p, r.PathValue("name"), body.Password)
+	if name := r.PathValue("name"); name != p.User {
+		return http.StatusNoContent, nil, h.admin.SetPassword(r.Context(), p, name, body.Password)
+	}
+	return http.StatusNoContent, nil, h.admin.ChangeOwnPassword(r.Context(), p, body.CurrentPassword, body.Password, auth.ClientAddr(r))
 }
 
 func (h *handler) tokens(r *http.Request, p auth.Principal) (int, any, error) {

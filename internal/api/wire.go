@@ -128,6 +128,8 @@ type roleJSON struct {
 
 type passwordJSON struct {
 	Password string `json:"password"`
+	// CurrentPassword proves a change of one's own password.
+	CurrentPassword string `json:"current_password"`
 }
 
 type newTokenJSON struct {

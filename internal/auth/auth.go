@@ -54,6 +54,8 @@ const (
 	ViaToken     = "token"
 	ViaSession   = "session"
 	ViaAnonymous = "anonymous"
+	// ViaCLI is an operator's command on the data directory itself.
+	ViaCLI = "cli"
 )
 
 // Principal is who made a request. The zero Principal is nobody.

@@ -50,6 +50,25 @@ func (s *Service) AuthenticateClient(ctx context.Context, user, secret, client s
 	return p, err
 }
 
+// VerifyPassword checks that password is user's password now, under the
+// login limit of client. Unlike AuthenticateClient it takes no API token:
+// it is the proof asked for before a password change, which a token or a
+// borrowed session must not stand in for.
+func (s *Service) VerifyPassword(ctx context.Context, user, password, client string) error {
+	key := limitKey(client, user)
+	if err := s.limiter.check(key, s.now()); err != nil {
+		return err
+	}
+	_, err := s.checkPassword(ctx, user, password)
+	switch {
+	case errors.Is(err, ErrBadCredentials):
+		s.limiter.fail(key, s.now())
+	case err == nil:
+		s.limiter.reset(key)
+	}
+	return err
+}
+
 // checkToken checks the token with id against secret. A non-empty user
 // must own it.
 func (s *Service) checkToken(ctx context.Context, id, secret, user string) (Principal, error) {

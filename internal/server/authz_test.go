@@ -809,7 +809,11 @@ var (
 		{method: "DELETE", path: "/api/v1/users/{fresh-user}", route: "DELETE /api/v1/users/{name}", want: wants(401, 403, 204)},
 		{method: "PUT", path: "/api/v1/users/{fresh-user}/role", route: "PUT /api/v1/users/{name}/role", json: `{"role":"admin"}`, want: wants(401, 403, 200)},
 		// Passwords are set to what they are, so the callers keep working.
-		{method: "PUT", path: "/api/v1/users/{self}/password", route: "PUT /api/v1/users/{name}/password", json: `{"password":"{self-password}"}`, want: wants(401, 204, 204)},
+		{method: "PUT", path: "/api/v1/users/{self}/password", route: "PUT /api/v1/users/{name}/password", json: `{"password":"{self-password}","current_password":"{self-password}"}`, want: wants(401, 204, 204)},
+		// Credentials alone, a session or an API token, do not change one's
+		// own password: the current one must come with the new one.
+		{method: "PUT", path: "/api/v1/users/{self}/password", route: "PUT /api/v1/users/{name}/password", json: `{"password":"{self-password}"}`, want: wants(401, 400, 400)},
+		{method: "PUT", path: "/api/v1/users/{self}/password", route: "PUT /api/v1/users/{name}/password", json: `{"password":"{self-password}","current_password":"wrong-password-123"}`, want: wants(401, 400, 400)},
 		{method: "PUT", path: "/api/v1/users/{other}/password", route: "PUT /api/v1/users/{name}/password", json: `{"password":"{other-password}"}`, want: wants(401, 403, 204)},
 		{method: "GET", path: "/api/v1/users/{self}/tokens", route: "GET /api/v1/users/{name}/tokens", want: wants(401, 200, 200)},
 		{method: "GET", path: "/api/v1/users/{other}/tokens", route: "GET /api/v1/users/{name}/tokens", want: wants(401, 403, 200)},

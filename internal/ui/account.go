@@ -101,21 +101,14 @@ func (u *UI) changePassword(w http.ResponseWriter, r *http.Request, v visitor) {
 		bad("The two passwords differ.")
 		return
 	}
-	if !v.MustChange {
-		// Knowing the current password is asked for too, so a borrowed
-		// session cannot take over the account; guesses count against the
-		// login limit.
-		if _, err := u.opts.Auth.AuthenticateClient(r.Context(), v.P.User, r.PostForm.Get("current"), auth.ClientAddr(r)); err != nil {
-			if errors.Is(err, auth.ErrRateLimited) {
-				u.render(w, r, http.StatusTooManyRequests, "password", view{Title: "Change password", Nav: "password", V: v,
-					Error: "Too many wrong passwords. Wait a minute and try again."})
-				return
-			}
-			bad("The current password is wrong.")
+	// The facade asks for the current password, so a borrowed session
+	// cannot take over the account; guesses count against the login limit.
+	if err := u.opts.Admin.ChangeOwnPassword(r.Context(), v.P, r.PostForm.Get("current"), pw, auth.ClientAddr(r)); err != nil {
+		if errors.Is(err, auth.ErrRateLimited) {
+			u.render(w, r, http.StatusTooManyRequests, "password", view{Title: "Change password", Nav: "password", V: v,
+				Error: "Too many wrong passwords. Wait a minute and try again."})
 			return
 		}
-	}
-	if err := u.opts.Admin.SetPassword(r.Context(), v.P, v.P.User, pw); err != nil {
 		if status, msg := errStatus(err); status == http.StatusBadRequest {
 			bad(msg)
 			return

@@ -537,6 +537,27 @@ func TestRevokedAtOnce(t *testing.T) {
 			}
 		})
 	}
+	// A token from a password stands for the account as it was: not for
+	// one made anew under the same name, nor after a password change.
+	t.Run("account changed since", func(t *testing.T) {
+		e.advance(time.Second) // tokens carry whole seconds
+		if err := e.svc.AddUser(ctx, "leaver", auth.RoleAdmin, "leaver-password-2"); err != nil {
+			t.Fatal(err)
+		}
+		if r := e.do(t, "GET", manifest, bearer(leaverJWT)); r.status != 401 {
+			t.Errorf("old leaver's jwt for the new leaver: %d, want 401", r.status)
+		}
+		if err := e.svc.SetPassword(ctx, "reader", "a-new-reader-password"); err != nil {
+			t.Fatal(err)
+		}
+		if r := e.do(t, "GET", manifest, bearer(passwordJWT)); r.status != 401 {
+			t.Errorf("jwt of the old password: %d, want 401", r.status)
+		}
+		fresh := e.token(t, basic("reader", "a-new-reader-password"), "repository:app:pull")
+		if r := e.do(t, "GET", manifest, bearer(fresh)); r.status != 200 {
+			t.Errorf("jwt of the new password: %d, want 200", r.status)
+		}
+	})
 	t.Run("expired api token", func(t *testing.T) {
 		short, _, err := e.svc.CreateToken(ctx, "reader", "short", 10*time.Minute)
 		if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"breakwater/internal/oci"
+	"breakwater/internal/store"
 	"breakwater/internal/telemetry"
 )
 
@@ -229,8 +230,7 @@ func (s *Service) verify(ctx context.Context, raw, service string, anonymousOK b
 			err = fmt.Errorf("%w: api token %s belongs to %s, not %s", ErrBadCredentials, c.TokenID, p.User, c.Subject)
 		}
 	case c.Subject != "":
-		p, err = s.UserPrincipal(ctx, c.Subject)
-		p.Via = ViaPassword
+		p, err = s.passwordTokenPrincipal(ctx, &c)
 	case anonymousOK:
 		p = Principal{Via: ViaAnonymous}
 	default:
@@ -243,6 +243,26 @@ func (s *Service) verify(ctx context.Context, raw, service string, anonymousOK b
 		return nil, Principal{}, err
 	}
 	return &c, p, nil
+}
+
+// passwordTokenPrincipal is the principal of a registry token obtained
+// with a password. The token stands for the account as it was when
+// issued: one issued before the user last changed (a new password or
+// role, or an account made anew under the same name) is refused, and the
+// client asks for another with what it holds.
+func (s *Service) passwordTokenPrincipal(ctx context.Context, c *registryClaims) (Principal, error) {
+	u, err := s.store.User(ctx, c.Subject)
+	if errors.Is(err, store.ErrNotFound) {
+		return Principal{}, fmt.Errorf("%w: user %s: %w", ErrBadCredentials, c.Subject, err)
+	}
+	if err != nil {
+		return Principal{}, fmt.Errorf("user %s: %w", c.Subject, err)
+	}
+	// Tokens carry whole seconds; so does the comparison.
+	if c.IssuedAt == nil || c.IssuedAt.Before(u.UpdatedAt.Truncate(time.Second)) {
+		return Principal{}, fmt.Errorf("%w: token issued before user %s last changed", ErrBadCredentials, u.Name)
+	}
+	return Principal{User: u.Name, Role: Role(u.Role), Via: ViaPassword}, nil
 }
 
 // codeInvalid is the registry-style code of a malformed token request;

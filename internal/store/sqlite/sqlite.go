@@ -16,6 +16,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"breakwater/internal/sqlitedb"
@@ -102,11 +103,21 @@ func limit(n int) int {
 
 // nanos encodes t for storage.
 func nanos(t time.Time) int64 {
-	if t.IsZero() {
+	switch {
+	case t.IsZero():
 		return 0
+	// UnixNano is undefined outside these; a filter bound such as
+	// until=9999-12-31 must still mean "everything before".
+	case t.Before(minNanos):
+		return math.MinInt64
+	case t.After(maxNanos):
+		return math.MaxInt64
 	}
 	return t.UnixNano()
 }
+
+// The times an int64 of nanoseconds since 1970 holds: 1677 to 2262.
+var minNanos, maxNanos = time.Unix(0, math.MinInt64), time.Unix(0, math.MaxInt64)
 
 // fromNanos decodes what nanos stored.
 func fromNanos(n int64) time.Time {

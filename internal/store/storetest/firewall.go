@@ -503,6 +503,12 @@ func testFirewallConcurrent(t *testing.T, m FirewallMeta) {
 	}
 }
 
+// farPast and farFuture lie outside the years 1678 to 2262.
+var (
+	farPast   = time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC)
+	farFuture = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+)
+
 func testFirewallAuditQueries(t *testing.T, m FirewallMeta) {
 	ctx := t.Context()
 	entries := []store.AuditEntry{
@@ -543,6 +549,12 @@ func testFirewallAuditQueries(t *testing.T, m FirewallMeta) {
 		{"newest first before", store.AuditFilter{Newest: true, Before: e[2].ID}, 0, 0, []store.AuditEntry{e[1], e[0]}},
 		{"before oldest first", store.AuditFilter{Before: e[2].ID}, 0, 0, e[:2]},
 		{"none", store.AuditFilter{Actor: "carol"}, 0, 0, nil},
+		// Bounds far out, beyond what nanoseconds since 1970 hold, keep
+		// their meaning rather than wrapping round.
+		{"until far ahead", store.AuditFilter{Until: farFuture}, 0, 0, e},
+		{"since long ago", store.AuditFilter{Since: farPast}, 0, 0, e},
+		{"since far ahead", store.AuditFilter{Since: farFuture}, 0, 0, nil},
+		{"until long ago", store.AuditFilter{Until: farPast}, 0, 0, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

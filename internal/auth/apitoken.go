@@ -12,6 +12,7 @@ import (
 
 	"breakwater/internal/store"
 	"breakwater/internal/telemetry"
+	"breakwater/internal/when"
 )
 
 // TokenPrefix starts every API token secret, so a secret is recognisable
@@ -88,8 +89,11 @@ func LooksLikeToken(secret string) bool {
 // be shown again, with its description. A name the user already has is
 // ErrExists, a missing user store.ErrNotFound.
 func (s *Service) CreateToken(ctx context.Context, user, name string, ttl time.Duration) (string, TokenInfo, error) {
-	if ttl < 0 {
+	switch {
+	case ttl < 0:
 		return "", TokenInfo{}, invalidf("token lifetime must not be negative")
+	case ttl > when.Max:
+		return "", TokenInfo{}, invalidf("token lifetime must be at most 100 years; 0 is until revoked")
 	}
 	return s.createToken(ctx, user, name, ttl, time.Time{})
 }
@@ -97,8 +101,11 @@ func (s *Service) CreateToken(ctx context.Context, user, name string, ttl time.D
 // CreateTokenUntil is CreateToken for a token that ends at until, which
 // must be in the future.
 func (s *Service) CreateTokenUntil(ctx context.Context, user, name string, until time.Time) (string, TokenInfo, error) {
-	if !until.After(s.now()) {
+	switch {
+	case !until.After(s.now()):
 		return "", TokenInfo{}, invalidf("token expiry %s is not in the future", until.UTC().Format(time.RFC3339))
+	case until.Sub(s.now()) > when.Max:
+		return "", TokenInfo{}, invalidf("token expiry %s is more than 100 years away", until.UTC().Format(time.RFC3339))
 	}
 	return s.createToken(ctx, user, name, 0, until)
 }

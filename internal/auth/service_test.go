@@ -424,6 +424,14 @@ func TestTokenUntil(t *testing.T) {
 	if _, _, err := e.svc.CreateTokenUntil(ctx, "bob", "past", e.clock()); !errors.Is(err, auth.ErrInvalid) {
 		t.Errorf("a token ending now: %v, want ErrInvalid", err)
 	}
+	if _, _, err := e.svc.CreateTokenUntil(ctx, "bob", "far", e.clock().AddDate(101, 0, 0)); !errors.Is(err, auth.ErrInvalid) {
+		t.Errorf("a token ending in 101 years: %v, want ErrInvalid", err)
+	}
+	// Far past where a duration of nanoseconds wraps, the stored expiry
+	// would lie in the past: a token dead on arrival.
+	if _, _, err := e.svc.CreateToken(ctx, "bob", "far", 2562047*time.Hour); !errors.Is(err, auth.ErrInvalid) {
+		t.Errorf("a token for 292 years: %v, want ErrInvalid", err)
+	}
 }
 
 func TestTokenLastUsed(t *testing.T) {

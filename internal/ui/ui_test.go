@@ -648,6 +648,9 @@ func TestTokensAndUsers(t *testing.T) {
 	if a.status != http.StatusOK {
 		t.Fatalf("create token = %d\n%s", a.status, a.body)
 	}
+	if a := b.post("/ui/tokens", url.Values{"name": {"forever"}, "ttl": {"2562047h"}}); a.status != http.StatusBadRequest || !strings.Contains(a.body, "at most 100 years") {
+		t.Errorf("token for 292 years = %d, want 400 saying the limit", a.status)
+	}
 	secret := regexp.MustCompile(`id="secret" readonly value="(bw_[^"]+)"`).FindStringSubmatch(a.body)
 	if secret == nil {
 		t.Fatalf("the new token's secret is not shown\n%s", a.body)

@@ -101,7 +101,7 @@ func (a *Server) Bootstrap(ctx context.Context) (string, error) {
 	}
 	err = a.meta.AppendAudit(ctx, store.AuditEntry{
 		At: time.Now().UTC(), Actor: "breakwater", Action: admin.ActionUserAdded,
-		Details: "user=" + auth.BootstrapUser + " role=" + string(auth.RoleAdmin) + " password_file=" + path,
+		Details: "user=" + auth.BootstrapUser + " role=" + string(auth.RoleAdmin), // the file's path goes to the log, not to readers
 	})
 	if err != nil {
 		return path, fmt.Errorf("record the first admin in the audit log: %w", err)

@@ -33,7 +33,7 @@ func (u *UI) loginForm(w http.ResponseWriter, r *http.Request) {
 // client and user, and sets the session cookie.
 func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	if err := parseForm(r); err != nil {
-		u.fail(w, r, visitor{}, http.StatusBadRequest, "The form could not be read.")
+		u.formError(w, r, visitor{}, err)
 		return
 	}
 	tok := u.loginToken(w, r)

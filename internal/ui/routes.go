@@ -59,9 +59,13 @@ func (u *UI) routes() *http.ServeMux {
 }
 
 // staticFiles lets browsers keep the assets for an hour: they change only
-// with a new binary.
+// with a new binary. It serves files only, no directory listing.
 func staticFiles(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "" || strings.HasSuffix(r.URL.Path, "/") {
+			http.NotFound(w, r)
+			return
+		}
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		h.ServeHTTP(w, r)
 	})

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -53,9 +54,15 @@ func (u *UI) signedIn(h handler) http.HandlerFunc {
 			u.fail(w, r, v, http.StatusUnauthorized, "Your session has ended. Sign in again.")
 			return
 		}
-		if r.Method == http.MethodPost && !u.csrfOK(r, v.CSRF) {
-			u.fail(w, r, v, http.StatusForbidden, "The form's security token is missing or stale. Reload the page and try again.")
-			return
+		if r.Method == http.MethodPost {
+			if err := parseForm(r); err != nil {
+				u.formError(w, r, v, err)
+				return
+			}
+			if !u.csrfOK(r, v.CSRF) {
+				u.fail(w, r, v, http.StatusForbidden, "The form's security token is missing or stale. Reload the page and try again.")
+				return
+			}
 		}
 		if v.MustChange && r.URL.Path != Prefix+"/password" && r.URL.Path != Prefix+"/logout" {
 			http.Redirect(w, r, Prefix+"/password", http.StatusSeeOther)
@@ -89,6 +96,17 @@ func (u *UI) csrfOK(r *http.Request, want string) bool {
 	}
 	got := r.PostForm.Get("csrf")
 	return want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
+
+// formError answers a form that could not be read: too large, or not a
+// form at all.
+func (u *UI) formError(w http.ResponseWriter, r *http.Request, v visitor, err error) {
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		u.fail(w, r, v, http.StatusRequestEntityTooLarge, fmt.Sprintf("The form is larger than %d KiB.", maxForm>>10))
+		return
+	}
+	u.fail(w, r, v, http.StatusBadRequest, "The form could not be read.")
 }
 
 // maxForm bounds a form body; the largest is a policy document.

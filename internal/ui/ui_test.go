@@ -823,6 +823,18 @@ func TestStatic(t *testing.T) {
 	if a := b.get("/ui/static/nope.css"); a.status != http.StatusNotFound {
 		t.Errorf("missing asset = %d, want 404", a.status)
 	}
+	if a := b.get("/ui/static/"); a.status != http.StatusNotFound || strings.Contains(a.body, "style.css") {
+		t.Errorf("the assets' directory = %d, want 404 without a listing", a.status)
+	}
+	// A form too large is said to be so, not taken for a stale one.
+	huge := url.Values{"user": {strings.Repeat("x", 2<<20)}, "password": {"x"}}
+	if a := b.post("/ui/login", huge); a.status != http.StatusRequestEntityTooLarge || !strings.Contains(a.body, "larger than 1024 KiB") {
+		t.Errorf("a 2 MiB login form = %d, want 413", a.status)
+	}
+	b.login(adminUser, adminPass)
+	if a := b.post("/ui/policies", url.Values{"policies": {strings.Repeat("x", 2<<20)}}); a.status != http.StatusRequestEntityTooLarge {
+		t.Errorf("a 2 MiB policy form = %d, want 413", a.status)
+	}
 }
 
 // pull asks breakwater for a manifest as alice, through the registry's

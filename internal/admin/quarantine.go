@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 	"time"
 
 	"breakwater/internal/auth"
@@ -128,6 +130,11 @@ func checkText(what, text string) error {
 		return invalidf("a %s is required", what)
 	case len(text) > 4096:
 		return invalidf("the %s is longer than 4096 bytes", what)
+	case !utf8.ValidString(text):
+		return invalidf("the %s is not valid UTF-8", what)
+	case strings.ContainsFunc(text, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' && r != '\r' }):
+		// They would reach terminals through the CLI and the audit log.
+		return invalidf("the %s holds control characters other than newlines and tabs", what)
 	}
 	return nil
 }

@@ -933,6 +933,8 @@ func TestBadInput(t *testing.T) {
 		{"POST", "/api/v1/quarantine/" + e.evilID + "/release", `reason=x`, "application/x-www-form-urlencoded", 415, "UNSUPPORTED_MEDIA_TYPE"},
 		{"POST", "/api/v1/quarantine/" + e.evilID + "/notes", `{"text":` + `"` + strings.Repeat("n", 2<<20) + `"}`, "", 413, "TOO_LARGE"},
 		{"POST", "/api/v1/quarantine/" + e.evilID + "/notes", `{"text":"` + strings.Repeat("n", 5000) + `"}`, "", 400, "INVALID"},
+		{"POST", "/api/v1/quarantine/" + e.evilID + "/notes", `{"text":"bell\u0007 and NUL\u0000"}`, "", 400, "INVALID"},
+		{"POST", "/api/v1/quarantine/" + e.evilID + "/release", `{"reason":"\u001b[31mred"}`, "", 400, "INVALID"},
 		{"POST", "/api/v1/users", `{"name":"dave","role":"root","password":"a long enough password"}`, "", 400, "INVALID"},
 		{"POST", "/api/v1/users", `{"name":"Dave!","role":"reader","password":"a long enough password"}`, "", 400, "INVALID"},
 		{"POST", "/api/v1/users", `{"name":"bob","role":"reader","password":"a long enough password"}`, "", 409, "CONFLICT"},

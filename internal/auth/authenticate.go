@@ -36,18 +36,7 @@ func (s *Service) Authenticate(ctx context.Context, user, secret string) (Princi
 // *RateLimitError without checking the secret. The token service uses it
 // for docker login.
 func (s *Service) AuthenticateClient(ctx context.Context, user, secret, client string) (Principal, error) {
-	key := limitKey(client, user)
-	if err := s.limiter.check(key, s.now()); err != nil {
-		return Principal{}, err
-	}
-	p, err := s.Authenticate(ctx, user, secret)
-	switch {
-	case errors.Is(err, ErrBadCredentials):
-		s.limiter.fail(key, s.now())
-	case err == nil:
-		s.limiter.reset(key)
-	}
-	return p, err
+	return s.limited(client, user, func() (Principal, error) { return s.Authenticate(ctx, user, secret) })
 }
 
 // VerifyPassword checks that password is user's password now, under the
@@ -55,18 +44,26 @@ func (s *Service) AuthenticateClient(ctx context.Context, user, secret, client s
 // it is the proof asked for before a password change, which a token or a
 // borrowed session must not stand in for.
 func (s *Service) VerifyPassword(ctx context.Context, user, password, client string) error {
+	_, err := s.limited(client, user, func() (Principal, error) { return s.checkPassword(ctx, user, password) })
+	return err
+}
+
+// limited runs check under the login limit of client and user: refused
+// at once while limited, a bad credential counts as a failure, a good one
+// clears the count.
+func (s *Service) limited(client, user string, check func() (Principal, error)) (Principal, error) {
 	key := limitKey(client, user)
 	if err := s.limiter.check(key, s.now()); err != nil {
-		return err
+		return Principal{}, err
 	}
-	_, err := s.checkPassword(ctx, user, password)
+	p, err := check()
 	switch {
 	case errors.Is(err, ErrBadCredentials):
 		s.limiter.fail(key, s.now())
 	case err == nil:
 		s.limiter.reset(key)
 	}
-	return err
+	return p, err
 }
 
 // checkToken checks the token with id against secret. A non-empty user

@@ -45,7 +45,7 @@ func (s *Service) Overview(ctx context.Context, since time.Time) (Overview, erro
 	switch {
 	case since.After(now):
 		return Overview{}, invalidf("since %s is in the future", since.Format(time.RFC3339))
-	case now.Sub(since) > MaxOverviewPeriod:
+	case now.Sub(since) > MaxOverviewPeriod+time.Minute: // since=366d was read a moment before now
 		return Overview{}, invalidf("since reaches back more than %d days", int(MaxOverviewPeriod.Hours()/24))
 	}
 	o := Overview{Since: since.UTC(), Series: []store.StatsBucket{}}

@@ -909,6 +909,8 @@ func TestBadInput(t *testing.T) {
 		{"GET", "/api/v1/stats?since=now", 400, "INVALID", "since"},
 		{"GET", "/api/v1/stats?since=2999-01-01T00:00:00Z", 400, "INVALID", "future"},
 		{"GET", "/api/v1/stats?since=2000-01-01T00:00:00Z", 400, "INVALID", "days"},
+		{"GET", "/api/v1/stats?since=0001-01-01", 400, "INVALID", "days"},
+		{"GET", "/api/v1/stats?since=367d", 400, "INVALID", "days"},
 		{"GET", "/api/v1/policies?verbose=1", 400, "INVALID", "takes none"},
 		{"GET", "/api/v1/upstreams?name=docker.io", 400, "INVALID", "takes none"},
 		{"GET", "/api/v1/nothing", 404, "NOT_FOUND", "no such API route"},
@@ -1061,6 +1063,7 @@ func TestAccountsAndStatus(t *testing.T) {
 		HitRate   float64 `json:"hit_rate"`
 		Upstreams []struct{ Name string }
 	}
+	e.ok(t, e.reader(), "GET", "/api/v1/stats?since=366d", nil, http.StatusOK, &st) // the longest period, as documented
 	e.ok(t, e.reader(), "GET", "/api/v1/stats?since="+url.QueryEscape(e.now.Add(-2*time.Hour).Format(time.RFC3339)), nil, http.StatusOK, &st)
 	if st.Pulls != 4 || st.HitRate != 0.75 || len(st.Upstreams) != 2 {
 		t.Errorf("stats %+v, want 4 pulls, hit rate 0.75 and two upstreams", st)

@@ -22,7 +22,7 @@ const Max = 100 * 365 * 24 * time.Hour
 const Forms = "a duration (24h), a number of days (7d), a date (2026-03-01) or a time (2026-03-01T12:00:00Z)"
 
 // Parse reads s as a duration or a point in time: when ok, t is zero for
-// a duration. Callers bound a duration themselves, Max or less.
+// a duration only. Callers bound a duration themselves, Max or less.
 func Parse(s string) (d time.Duration, t time.Time, ok bool) {
 	s = strings.TrimSpace(s)
 	if d, err := time.ParseDuration(s); err == nil {
@@ -39,6 +39,11 @@ func Parse(s string) (d time.Duration, t time.Time, ok bool) {
 	}
 	for _, layout := range []string{time.RFC3339, time.DateOnly, "2006-01-02T15:04"} {
 		if t, err := time.Parse(layout, s); err == nil {
+			if t.IsZero() {
+				// 0001-01-01 is Go's zero time, which reads as "no
+				// bound" and "a duration"; a nanosecond on keeps it a time.
+				t = t.Add(time.Nanosecond)
+			}
 			return 0, t, true
 		}
 	}

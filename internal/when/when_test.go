@@ -31,6 +31,8 @@ func TestSince(t *testing.T) {
 		{"36501d", time.Time{}, true},
 		{"99999999999999999999d", time.Time{}, true},
 		{"2026-13-01", time.Time{}, true},
+		{"0001-01-01", time.Time{}.Add(time.Nanosecond), false},
+		{"0001-01-01T00:00:00Z", time.Time{}.Add(time.Nanosecond), false},
 	}
 	for _, tt := range tests {
 		got, err := Since(tt.in, now)

@@ -10,6 +10,7 @@ import (
 
 	"breakwater/internal/auth"
 	"breakwater/internal/firewall"
+	"breakwater/internal/oci"
 	"breakwater/internal/store"
 )
 
@@ -115,9 +116,18 @@ func (s *Service) Quarantine(ctx context.Context, id string) (firewall.Record, e
 }
 
 // CheckQuarantineID returns ErrInvalid for what cannot be a quarantine id
-// or a digest naming records, before a store sees it.
+// (letters, digits, '.', '_' and '-') or a digest naming records, before
+// a store sees it or a terminal prints it.
 func CheckQuarantineID(id string) error {
-	if id == "" || len(id) > 128 || strings.ContainsAny(id, "/?#% \t\n") {
+	if strings.Contains(id, ":") {
+		if _, err := oci.ParseDigest(id); err != nil {
+			return invalidf("digest %q is malformed", id)
+		}
+		return nil
+	}
+	if id == "" || len(id) > 128 || strings.ContainsFunc(id, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-')
+	}) {
 		return invalidf("quarantine id %q is malformed", id)
 	}
 	return nil

@@ -122,6 +122,14 @@ func TestInvalidConfig(t *testing.T) {
 	}
 }
 
+func TestNegativeLimit(t *testing.T) {
+	for _, argv := range [][]string{{"audit", "--limit", "-1"}, {"quarantine", "list", "--limit=-5"}} {
+		if _, _, err := run(t, nil, argv...); err == nil || err.Error() != "--limit must not be negative; 0 means all" {
+			t.Errorf("%v: got error %v, want --limit refused", argv, err)
+		}
+	}
+}
+
 // TestEmptyData: --data "" is refused by every command that takes it; left
 // out, --data means ./data, and an empty one must not silently mean the same.
 func TestEmptyData(t *testing.T) {
@@ -168,6 +176,7 @@ func TestEmptyData(t *testing.T) {
 	// --listen and --upstream fall back to defaults just the same.
 	for _, argv := range [][]string{
 		{"serve", "--listen", ""}, {"config", "--listen="}, {"serve", "--upstream", " "}, {"scan", "debian:12", "--upstream", ""},
+		{"serve", "--firewall", ""}, {"scan", "debian:12", "--firewall", " "},
 	} {
 		t.Run(strings.Join(argv, " "), func(t *testing.T) {
 			flag := argv[len(argv)-2]

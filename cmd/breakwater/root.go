@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -27,10 +28,14 @@ func newRootCmd(stdout, stderr io.Writer, environ []string) *cobra.Command {
 		// unset means the default (./data, 127.0.0.1:5000, Docker Hub):
 		// refuse --data "" and the like before they fall back there.
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			for _, name := range []string{"data", "listen", "upstream"} {
+			for _, name := range []string{"data", "listen", "upstream", "firewall"} {
 				if f := cmd.Flags().Lookup(name); f != nil && f.Changed && strings.TrimSpace(f.Value.String()) == "" {
 					return fmt.Errorf("--%s must not be empty", name)
 				}
+			}
+			// A negative --limit would read as "all".
+			if f := cmd.Flags().Lookup("limit"); f != nil && strings.HasPrefix(f.Value.String(), "-") {
+				return errors.New("--limit must not be negative; 0 means all")
 			}
 			return nil
 		},

@@ -118,8 +118,7 @@ func (s *Service) RegistryGuard(next http.Handler, opts GuardOptions) http.Handl
 				writeRegistryError(w, oci.ErrTooManyRequests.WithMessage("too many failed logins, retry later"))
 				return
 			case errors.Is(err, ErrBadCredentials):
-				s.log.InfoContext(ctx, "registry credentials refused", telemetry.KeyUser, user,
-					telemetry.KeyRemote, ClientAddr(r), telemetry.KeyReason, "bad credentials")
+				s.logBasicRefused(r, user)
 				s.challenge(w, r, opts, t, "", "incorrect username, password or token")
 				return
 			case err != nil:
@@ -167,6 +166,13 @@ func (s *Service) challenge(w http.ResponseWriter, r *http.Request, opts GuardOp
 	}
 	w.Header().Set("WWW-Authenticate", c)
 	writeRegistryError(w, oci.ErrUnauthorized.WithMessage(msg))
+}
+
+// logBasicRefused logs Basic credentials that were refused, on the
+// registry and the API alike, so one line finds every failed attempt.
+func (s *Service) logBasicRefused(r *http.Request, user string) {
+	s.log.InfoContext(r.Context(), "registry credentials refused", telemetry.KeyUser, user,
+		telemetry.KeyRemote, ClientAddr(r), telemetry.KeyReason, "bad credentials")
 }
 
 // internalError answers 500 for a store failure, logging the cause.

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"errors"
 	"net"
 	"net/http"
 	"strings"
@@ -11,7 +12,8 @@ import (
 //
 //   - an Authorization header: "Bearer <api token>", or Basic with a user
 //     name and that user's password or API token (rate limited per client
-//     address and user like Login);
+//     address and user like Login, and a refusal logged as the
+//     registry logs one);
 //   - the session cookie SessionCookie.
 //
 // A request with none of them, or whose first one is not valid, gets
@@ -36,7 +38,11 @@ func (s *Service) Request(r *http.Request) (Principal, error) {
 			if !ok {
 				return Principal{}, ErrBadCredentials
 			}
-			return s.AuthenticateClient(ctx, user, pass, ClientAddr(r))
+			p, err := s.AuthenticateClient(ctx, user, pass, ClientAddr(r))
+			if errors.Is(err, ErrBadCredentials) {
+				s.logBasicRefused(r, user)
+			}
+			return p, err
 		}
 		return Principal{}, ErrBadCredentials
 	}

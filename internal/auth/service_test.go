@@ -714,6 +714,15 @@ func TestRequest(t *testing.T) {
 		})
 	}
 
+	// A refused Basic login leaves the registry's line, without the secret.
+	logs := e.logs.String()
+	if !regexp.MustCompile(`level=INFO msg="registry credentials refused" user=bob remote=192\.0\.2\.1 reason="bad credentials"`).MatchString(logs) {
+		t.Errorf("a refused Basic login is not logged as the registry logs one:\n%s", logs)
+	}
+	if strings.Contains(logs, "wrong-password") {
+		t.Errorf("a refused password was logged:\n%s", logs)
+	}
+
 	// Basic counts against the login limit of the connection's address.
 	for range 3 {
 		r := httptest.NewRequest(http.MethodGet, "/api/v1/users", nil)

@@ -117,10 +117,9 @@ func (s *Service) firewall() (*firewall.Firewall, error) {
 	return s.opts.Firewall, nil
 }
 
-// record appends an audit entry for an administrative action that the
-// firewall does not record itself (accounts, policies).
+// record appends an audit entry for an account change. It logs nothing:
+// auth already logs each change with its actor and user.
 func (s *Service) record(ctx context.Context, p auth.Principal, action, details string) error {
-	s.log.Info("admin action", telemetry.KeyActor, p.User, telemetry.KeyReason, action)
 	if s.opts.Records == nil {
 		return nil
 	}

@@ -194,8 +194,8 @@ func New(opts Options) (*Service, error) {
 	return s, nil
 }
 
-// actor names who is acting for the logs: the principal in ctx, or "local"
-// for a command run on the data directory.
+// actor names who is acting for the logs: the principal in ctx (the CLI
+// passes "cli:<login>"), or "local" when a caller gave none.
 func actor(ctx context.Context) string {
 	if p, ok := FromContext(ctx); ok && p.User != "" {
 		return p.User

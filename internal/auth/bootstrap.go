@@ -16,6 +16,9 @@ import (
 const (
 	BootstrapUser = "admin"
 	PasswordFile  = "admin.password"
+	// BootstrapActor is who creates the first admin, in the log and the
+	// audit log: no user exists yet to name.
+	BootstrapActor = "breakwater"
 )
 
 // bootstrapPasswordLen is the length of the generated password in base62
@@ -63,7 +66,7 @@ func (s *Service) Bootstrap(ctx context.Context, dataDir string) (string, error)
 	if err != nil {
 		return "", err
 	}
-	err = s.addUser(ctx, BootstrapUser, RoleAdmin, pw, true)
+	err = s.addUser(ctx, BootstrapUser, RoleAdmin, pw, true, BootstrapActor)
 	if errors.Is(err, ErrExists) {
 		// Another process created it a moment ago, or someone took the
 		// name meanwhile.

@@ -796,6 +796,10 @@ func TestBootstrap(t *testing.T) {
 	if !strings.Contains(e.logs.String(), "first admin created") || strings.Contains(e.logs.String(), pw) {
 		t.Errorf("bootstrap log lacks the line or holds the password:\n%s", e.logs)
 	}
+	// The same actor as the audit entry server.Bootstrap writes.
+	if !regexp.MustCompile(`msg="user added" user=admin role=admin actor=breakwater\n`).MatchString(e.logs.String()) {
+		t.Errorf("the first admin is not logged as added by breakwater:\n%s", e.logs)
+	}
 	// The dashboard asks for a change; the change clears the flag.
 	cookie, err := e.svc.Login(ctx, "admin", pw, "10.0.0.1")
 	must(t, err)

@@ -63,10 +63,11 @@ func (s *Service) hashPassword(pw string) ([]byte, error) {
 // AddUser creates a user with role and password. A name already taken is
 // ErrExists.
 func (s *Service) AddUser(ctx context.Context, name string, role Role, password string) error {
-	return s.addUser(ctx, name, role, password, false)
+	return s.addUser(ctx, name, role, password, false, actor(ctx))
 }
 
-func (s *Service) addUser(ctx context.Context, name string, role Role, password string, mustChange bool) error {
+// addUser adds a user; who is logged as the actor.
+func (s *Service) addUser(ctx context.Context, name string, role Role, password string, mustChange bool, who string) error {
 	if err := CheckName("user name", name); err != nil {
 		return err
 	}
@@ -88,7 +89,7 @@ func (s *Service) addUser(ctx context.Context, name string, role Role, password 
 	if err != nil {
 		return err
 	}
-	s.log.InfoContext(ctx, "user added", telemetry.KeyUser, name, telemetry.KeyRole, string(role), telemetry.KeyActor, actor(ctx))
+	s.log.InfoContext(ctx, "user added", telemetry.KeyUser, name, telemetry.KeyRole, string(role), telemetry.KeyActor, who)
 	return nil
 }
 

@@ -100,7 +100,7 @@ func (a *Server) Bootstrap(ctx context.Context) (string, error) {
 		return path, err
 	}
 	err = a.meta.AppendAudit(ctx, store.AuditEntry{
-		At: time.Now().UTC(), Actor: "breakwater", Action: admin.ActionUserAdded,
+		At: time.Now().UTC(), Actor: auth.BootstrapActor, Action: admin.ActionUserAdded,
 		Details: "user=" + auth.BootstrapUser + " role=" + string(auth.RoleAdmin), // the file's path goes to the log, not to readers
 	})
 	if err != nil {

@@ -78,7 +78,7 @@ const (
 // Keys added by access control (package auth).
 const (
 	KeyUser      = "user"     // a user name
-	KeyActor     = "actor"    // who made a change: a user, or "local" for a command
+	KeyActor     = "actor"    // who made a change: a user, "cli:<login>" for a command, "breakwater" for the first admin
 	KeyRole      = "role"     // reader or admin
 	KeyTokenName = "token"    // an API token's name, never its secret
 	KeyTokenID   = "token_id" // an API token's ID

@@ -1,14 +1,17 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -188,9 +191,10 @@ func TestRefreshScheduled(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	changed := make(chan struct{}, 1)
 	done := make(chan struct{})
+	var logs bytes.Buffer // read only after done
 	go func() {
 		defer close(done)
-		refresh(ctx, db, c, nil, func(context.Context) { changed <- struct{}{} })
+		refresh(ctx, db, c, slog.New(slog.NewTextHandler(&logs, nil)), func(context.Context) { changed <- struct{}{} })
 	}()
 	select {
 	case <-changed:
@@ -201,6 +205,10 @@ func TestRefreshScheduled(t *testing.T) {
 	<-done
 	if got := fetches.Load(); got != 1 {
 		t.Errorf("got %d fetches, want 1", got)
+	}
+	// The refresh period is an interval, not how long something took.
+	if want := `msg="refreshing vulnerability data" feeds=1 interval=1h0m0s`; !strings.Contains(logs.String(), want) {
+		t.Errorf("log lacks %s:\n%s", want, logs.String())
 	}
 	srcs, err := db.Status(context.Background())
 	if err != nil || len(srcs) != 1 || srcs[0].Name != feed.URL+"/osv.json" {

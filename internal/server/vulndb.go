@@ -74,7 +74,7 @@ func refresh(ctx context.Context, db *vulndb.DB, c config.VulnDB, log *slog.Logg
 		r.Interval = time.Duration(1<<63 - 1) // only missing feeds
 		log.Info("loading vulnerability data", telemetry.KeyFeeds, len(feeds))
 	} else {
-		log.Info("refreshing vulnerability data", telemetry.KeyFeeds, len(feeds), telemetry.KeyDuration, c.Refresh)
+		log.Info("refreshing vulnerability data", telemetry.KeyFeeds, len(feeds), telemetry.KeyInterval, c.Refresh)
 	}
 
 	// Refresher.Run would do this loop, but says nothing of what changed

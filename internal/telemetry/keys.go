@@ -59,6 +59,9 @@ const (
 	KeyReason = "reason" // why something is not ready or was refused, fit for operators
 	KeyMode   = "mode"   // a firewall mode: off, audit or quarantine
 	KeyFeeds  = "feeds"  // how many vulnerability feeds are configured
+	// KeyInterval is how often something recurs, such as the feed refresh;
+	// KeyDuration is how long something took.
+	KeyInterval = "interval"
 )
 
 // Keys added by the firewall.

@@ -80,12 +80,12 @@ func (u *UI) quarantineList(w http.ResponseWriter, r *http.Request, v visitor) {
 	now := u.opts.Now()
 	since, err := when.Since(d.Since, now)
 	if err != nil {
-		bad("Since must be a date (2006-01-02), a time (RFC 3339) or a duration like 24h or 7d.")
+		bad("Since must be " + timeForms + ".")
 		return
 	}
 	until, err := when.Since(d.Until, now)
 	if err != nil {
-		bad("Until must be a date (2006-01-02), a time (RFC 3339) or a duration like 24h or 7d.")
+		bad("Until must be " + timeForms + ".")
 		return
 	}
 	// The page checks the choices it offers itself, so a bad link gets a

@@ -19,6 +19,10 @@ import (
 	"breakwater/internal/when"
 )
 
+// timeForms words what Since and Until take, with examples rather than
+// Go's reference date, as the CLI and the API do.
+const timeForms = "a date (2026-03-01), a time (2026-03-01T12:00:00Z) or a duration like 24h or 7d"
+
 // violations lists, per repository, what the firewall objected to, in
 // audit mode as well as quarantine mode.
 func (u *UI) violations(w http.ResponseWriter, r *http.Request, v visitor) {
@@ -58,12 +62,12 @@ func (u *UI) audit(w http.ResponseWriter, r *http.Request, v visitor) {
 	now := u.opts.Now()
 	since, err := when.Since(d.Since, now)
 	if err != nil {
-		bad("Since must be a date (2006-01-02), a time (RFC 3339) or a duration like 24h or 7d.")
+		bad("Since must be " + timeForms + ".")
 		return
 	}
 	until, err := when.Since(d.Until, now)
 	if err != nil {
-		bad("Until must be a date (2006-01-02), a time (RFC 3339) or a duration like 24h or 7d.")
+		bad("Until must be " + timeForms + ".")
 		return
 	}
 	var before int64

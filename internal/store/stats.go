@@ -69,6 +69,6 @@ type StatsDelta struct {
 // upstream, over every process that wrote to the store.
 type StatsBucket struct {
 	Hour     time.Time `json:"hour"`
-	Upstream string    `json:"upstream"`
+	Upstream string    `json:"upstream,omitempty"` // empty in sums over upstreams
 	StatsCounts
 }

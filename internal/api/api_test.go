@@ -358,6 +358,29 @@ func TestAuthentication(t *testing.T) {
 	}
 }
 
+// TestOwnPasswordEndsOwnSession: changing one's own password with the
+// session cookie ends that session too, as docs/api.md says; API tokens
+// keep working.
+func TestOwnPasswordEndsOwnSession(t *testing.T) {
+	e := newEnv(t, false)
+	ctx := context.Background()
+	cookie, err := e.auth.Login(ctx, adminUser, adminPass, "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sess, err := e.auth.Session(ctx, cookie)
+	if err != nil {
+		t.Fatal(err)
+	}
+	session := func(r *http.Request) { r.AddCookie(&http.Cookie{Name: auth.SessionCookie, Value: cookie}) }
+	body := map[string]any{"password": "a-new-admin-password", "current_password": adminPass}
+	if a := e.call(t, session, "PUT", "/api/v1/users/"+adminUser+"/password", body, api.CSRFHeader, sess.CSRF); a.status != http.StatusNoContent {
+		t.Fatalf("own password by session: %d %s", a.status, a.body)
+	}
+	wantError(t, "the session it was changed in", e.call(t, session, "GET", "/api/v1/me", nil), http.StatusUnauthorized, "UNAUTHORIZED")
+	e.ok(t, e.admin(), "GET", "/api/v1/me", nil, http.StatusOK, nil)
+}
+
 // policyJSON is a policy as the API writes it.
 type policyJSON struct {
 	Name        string         `json:"name"`

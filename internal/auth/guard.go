@@ -171,8 +171,8 @@ func (s *Service) challenge(w http.ResponseWriter, r *http.Request, opts GuardOp
 // logBasicRefused logs Basic credentials that were refused, on the
 // registry and the API alike, so one line finds every failed attempt.
 func (s *Service) logBasicRefused(r *http.Request, user string) {
-	s.log.InfoContext(r.Context(), "registry credentials refused", telemetry.KeyUser, user,
-		telemetry.KeyRemote, ClientAddr(r), telemetry.KeyReason, "bad credentials")
+	s.log.InfoContext(r.Context(), "basic credentials refused", telemetry.KeyUser, user,
+		telemetry.KeyRemote, ClientAddr(r), telemetry.KeyPath, r.URL.Path, telemetry.KeyReason, "bad credentials")
 }
 
 // internalError answers 500 for a store failure, logging the cause.

@@ -714,9 +714,9 @@ func TestRequest(t *testing.T) {
 		})
 	}
 
-	// A refused Basic login leaves the registry's line, without the secret.
+	// A refused Basic login is logged as on the registry, without the secret.
 	logs := e.logs.String()
-	if !regexp.MustCompile(`level=INFO msg="registry credentials refused" user=bob remote=192\.0\.2\.1 reason="bad credentials"`).MatchString(logs) {
+	if !regexp.MustCompile(`level=INFO msg="basic credentials refused" user=bob remote=192\.0\.2\.1 path=/api/v1/\S* reason="bad credentials"`).MatchString(logs) {
 		t.Errorf("a refused Basic login is not logged as the registry logs one:\n%s", logs)
 	}
 	if strings.Contains(logs, "wrong-password") {

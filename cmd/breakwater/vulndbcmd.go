@@ -176,15 +176,13 @@ func printStatus(w io.Writer, st status, now time.Time) error {
 	fmt.Fprintln(tw, "SOURCE\tIMPORTED\tAGE\tRECORDS\tUNKNOWN FILES\tBY ECOSYSTEM")
 	total := map[string]int{}
 	for _, s := range st.Sources {
-		n := 0
 		var by []string
 		for _, eco := range slices.Sorted(maps.Keys(s.Counts)) {
-			n += s.Counts[eco]
 			total[eco] += s.Counts[eco]
 			by = append(by, fmt.Sprintf("%s:%d", eco, s.Counts[eco]))
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\n",
-			s.Name, s.ImportedAt.UTC().Format(time.RFC3339), age(now.Sub(s.ImportedAt)), n, s.Unknown, strings.Join(by, " "))
+			s.Name, s.ImportedAt.UTC().Format(time.RFC3339), age(now.Sub(s.ImportedAt)), s.Records, s.Unknown, strings.Join(by, " "))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -91,13 +91,9 @@ func (s *Service) VulnDB(ctx context.Context) (VulnDBStatus, error) {
 	}
 	now := s.opts.Now()
 	for _, src := range srcs {
-		n := 0
-		for _, c := range src.Counts {
-			n += c
-		}
 		age := now.Sub(src.ImportedAt)
 		st.Sources = append(st.Sources, VulnSource{
-			Name: src.Name, Records: n, Counts: src.Counts, ImportedAt: src.ImportedAt, Age: age.Seconds(),
+			Name: src.Name, Records: src.Records, Counts: src.Counts, ImportedAt: src.ImportedAt, Age: age.Seconds(),
 		})
 		st.Age = max(st.Age, age.Seconds())
 	}

@@ -130,6 +130,7 @@ func Import(ctx context.Context, db *DB, path string, opts ...ImportOption) (Rep
 		Name:       source,
 		ImportedAt: cfg.now().UTC(),
 		Modified:   modified,
+		Records:    b.report.Records,
 		Counts:     b.report.Counts,
 		Unknown:    b.report.Unknown,
 	}

@@ -156,6 +156,11 @@ func TestImportFormats(t *testing.T) {
 			if diff := cmp.Diff(rep, tt.want); diff != "" {
 				t.Errorf("report (-got +want):\n%s", diff)
 			}
+			// Status says what the import said, whatever Counts sum to.
+			srcs, err := db.Status(context.Background())
+			if err != nil || len(srcs) != 1 || srcs[0].Records != rep.Records {
+				t.Errorf("status %+v, %v; want one source of %d records", srcs, err, rep.Records)
+			}
 		})
 	}
 }
@@ -228,8 +233,8 @@ func TestReimportReplaces(t *testing.T) {
 		srcs[i].ImportedAt = time.Time{}
 	}
 	want := []vulndb.Source{
-		{Name: "advisories", Counts: map[string]int{"npm": 1}},
-		{Name: "malware", Counts: map[string]int{"npm": 1}},
+		{Name: "advisories", Records: 1, Counts: map[string]int{"npm": 1}},
+		{Name: "malware", Records: 1, Counts: map[string]int{"npm": 1}},
 	}
 	if diff := cmp.Diff(srcs, want); diff != "" {
 		t.Errorf("status (-got +want):\n%s", diff)

@@ -107,6 +107,10 @@ type Source struct {
 	// zero for local files or servers that give none; a refresh asks the
 	// server for the feed only if it changed since.
 	Modified time.Time `json:"modified,omitzero"`
+	// Records is how many records the source holds; one that affects
+	// packages in two ecosystems counts once here and once in each of
+	// Counts.
+	Records int `json:"records"`
 	// Counts is the number of records per ecosystem (without release), and
 	// of known-bad digests under "files".
 	Counts map[string]int `json:"counts"`

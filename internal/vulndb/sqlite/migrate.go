@@ -42,4 +42,10 @@ CREATE TABLE bad_files (
 CREATE INDEX bad_files_by_digest ON bad_files (digest);
 CREATE INDEX bad_files_by_source ON bad_files (source);
 `,
+	// 2: each source's number of distinct records, which the per-ecosystem
+	// counts overstate for records spanning ecosystems.
+	`
+ALTER TABLE sources ADD COLUMN records INTEGER NOT NULL DEFAULT 0;
+UPDATE sources SET records = (SELECT count(*) FROM records r WHERE r.source = sources.name);
+`,
 }

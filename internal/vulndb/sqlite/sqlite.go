@@ -174,11 +174,11 @@ func (r *replacement) Commit(src vulndb.Source) error {
 		return fmt.Errorf("encode counts of %s: %w", r.source, err)
 	}
 	_, err = r.tx.ExecContext(r.ctx, `
-INSERT INTO sources (name, imported_at, modified, counts, unknown) VALUES (?, ?, ?, ?, ?)
+INSERT INTO sources (name, imported_at, modified, records, counts, unknown) VALUES (?, ?, ?, ?, ?, ?)
 ON CONFLICT (name) DO UPDATE SET
 	imported_at = excluded.imported_at, modified = excluded.modified,
-	counts = excluded.counts, unknown = excluded.unknown`,
-		r.source, nanos(src.ImportedAt), nanos(src.Modified), string(counts), src.Unknown)
+	records = excluded.records, counts = excluded.counts, unknown = excluded.unknown`,
+		r.source, nanos(src.ImportedAt), nanos(src.Modified), src.Records, string(counts), src.Unknown)
 	if err != nil {
 		r.Abort()
 		return fmt.Errorf("record source %s: %w", r.source, err)
@@ -291,7 +291,7 @@ ORDER BY digest, reason`, args...)
 
 // Sources lists the imported sources by name.
 func (s *Store) Sources(ctx context.Context) ([]vulndb.Source, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT name, imported_at, modified, counts, unknown FROM sources ORDER BY name`)
+	rows, err := s.read.QueryContext(ctx, `SELECT name, imported_at, modified, records, counts, unknown FROM sources ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list sources: %w", err)
 	}
@@ -301,7 +301,7 @@ func (s *Store) Sources(ctx context.Context) ([]vulndb.Source, error) {
 		var src vulndb.Source
 		var at, modified int64
 		var counts string
-		if err := rows.Scan(&src.Name, &at, &modified, &counts, &src.Unknown); err != nil {
+		if err := rows.Scan(&src.Name, &at, &modified, &src.Records, &counts, &src.Unknown); err != nil {
 			return nil, fmt.Errorf("list sources: %w", err)
 		}
 		src.ImportedAt, src.Modified = fromNanos(at), fromNanos(modified)

@@ -100,6 +100,9 @@ type registryClaims struct {
 	jwt.RegisteredClaims
 	Access  []Access `json:"access"`
 	TokenID string   `json:"bw_token_id,omitempty"`
+	// UserAt is, for a token obtained with a password, when the user last
+	// changed (UnixNano), so a change ends the token.
+	UserAt int64 `json:"bw_user_at,omitempty"`
 }
 
 // allows reports whether the claims grant action on the resource.
@@ -170,6 +173,14 @@ func (s *Service) issue(ctx context.Context, p Principal, service string, access
 	if err != nil {
 		return "", time.Time{}, err
 	}
+	var userAt int64
+	if p.Via == ViaPassword {
+		u, err := s.store.User(ctx, p.User)
+		if err != nil {
+			return "", time.Time{}, fmt.Errorf("user %s: %w", p.User, err)
+		}
+		userAt = u.UpdatedAt.UnixNano()
+	}
 	jti := make([]byte, 16)
 	rand.Read(jti)
 	now := s.now().Truncate(time.Second)
@@ -188,6 +199,7 @@ func (s *Service) issue(ctx context.Context, p Principal, service string, access
 		},
 		Access:  access,
 		TokenID: p.TokenID,
+		UserAt:  userAt,
 	}
 	signed, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(key)
 	if err != nil {
@@ -247,9 +259,9 @@ func (s *Service) verify(ctx context.Context, raw, service string, anonymousOK b
 
 // passwordTokenPrincipal is the principal of a registry token obtained
 // with a password. The token stands for the account as it was when
-// issued: one issued before the user last changed (a new password or
-// role, or an account made anew under the same name) is refused, and the
-// client asks for another with what it holds.
+// issued: once the user has changed (a new password or role, or an
+// account made anew under the same name) it is refused, and the client
+// asks for another with what it holds.
 func (s *Service) passwordTokenPrincipal(ctx context.Context, c *registryClaims) (Principal, error) {
 	u, err := s.store.User(ctx, c.Subject)
 	if errors.Is(err, store.ErrNotFound) {
@@ -258,8 +270,7 @@ func (s *Service) passwordTokenPrincipal(ctx context.Context, c *registryClaims)
 	if err != nil {
 		return Principal{}, fmt.Errorf("user %s: %w", c.Subject, err)
 	}
-	// Tokens carry whole seconds; so does the comparison.
-	if c.IssuedAt == nil || c.IssuedAt.Before(u.UpdatedAt.Truncate(time.Second)) {
+	if c.UserAt != u.UpdatedAt.UnixNano() {
 		return Principal{}, fmt.Errorf("%w: token issued before user %s last changed", ErrBadCredentials, u.Name)
 	}
 	return Principal{User: u.Name, Role: Role(u.Role), Via: ViaPassword}, nil

@@ -286,6 +286,8 @@ func TestQuarantineMalformedID(t *testing.T) {
 		{[]string{"release", "a?b", "--reason", "x"}, `quarantine id "a?b" is malformed`},
 		{[]string{"delete", "a#b", "--reason", "x"}, `quarantine id "a#b" is malformed`},
 		{[]string{"note", "a%b", "text"}, `quarantine id "a%b" is malformed`},
+		{[]string{"show", "a\x1b[31mRED"}, `quarantine id "a\x1b[31mRED" is malformed`},
+		{[]string{"show", "sha256:zz"}, `digest "sha256:zz" is malformed`},
 		// Well-formed ids and digests are looked up.
 		{[]string{"show", "nope"}, "not found"},
 		{[]string{"note", "sha256:" + strings.Repeat("0", 64), "text"}, "not found"},

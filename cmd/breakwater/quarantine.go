@@ -132,12 +132,9 @@ func (q *quarantineCmd) show() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "show ID|DIGEST",
 		Short: "Show a quarantine record with its evidence and notes",
-		Args:  cobra.ExactArgs(1),
+		Args:  quarantineArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkFormat(format); err != nil {
-				return err
-			}
-			if err := admin.CheckQuarantineID(args[0]); err != nil {
 				return err
 			}
 			a, err := q.open()
@@ -196,13 +193,10 @@ func (q *quarantineCmd) release() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "release ID|DIGEST --reason TEXT [--expires 720h|30d|2027-01-31]",
 		Short: "Let a quarantined image be pulled: a waiver for its digest",
-		Args:  cobra.ExactArgs(1),
+		Args:  quarantineArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if strings.TrimSpace(reason) == "" {
 				return errors.New("--reason: must not be empty")
-			}
-			if err := admin.CheckQuarantineID(args[0]); err != nil {
-				return err
 			}
 			now := q.now()
 			ttl, until, err := parseExpiry(expires, now)
@@ -236,13 +230,10 @@ func (q *quarantineCmd) delete() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "delete ID|DIGEST --reason TEXT",
 		Short: "Remove a quarantined image from quarantine and the cache, so its next pull is judged afresh",
-		Args:  cobra.ExactArgs(1),
+		Args:  quarantineArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if strings.TrimSpace(reason) == "" {
 				return errors.New("--reason: must not be empty")
-			}
-			if err := admin.CheckQuarantineID(args[0]); err != nil {
-				return err
 			}
 			a, err := q.open()
 			if err != nil {
@@ -265,14 +256,11 @@ func (q *quarantineCmd) note() *cobra.Command {
 	return &cobra.Command{
 		Use:   "note ID|DIGEST TEXT...",
 		Short: "Add a note to a quarantine record",
-		Args:  cobra.MinimumNArgs(2),
+		Args:  quarantineArgs(cobra.MinimumNArgs(2)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			text := strings.TrimSpace(strings.Join(args[1:], " "))
 			if text == "" {
 				return errors.New("note: the text must not be empty")
-			}
-			if err := admin.CheckQuarantineID(args[0]); err != nil {
-				return err
 			}
 			a, err := q.open()
 			if err != nil {
@@ -285,6 +273,18 @@ func (q *quarantineCmd) note() *cobra.Command {
 			_, err = fmt.Fprintf(q.stdout, "noted %s\n", args[0])
 			return err
 		},
+	}
+}
+
+// quarantineArgs is n with the first argument checked as the API checks
+// a quarantine id or digest, so a malformed one is called that rather
+// than not found, and never reaches a terminal raw.
+func quarantineArgs(n cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := n(cmd, args); err != nil {
+			return err
+		}
+		return admin.CheckQuarantineID(args[0])
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"breakwater/internal/store"
 	"breakwater/internal/telemetry"
 )
 
@@ -50,16 +51,18 @@ func (s *Service) Bootstrap(ctx context.Context, dataDir string) (string, error)
 	if err != nil {
 		return "", fmt.Errorf("list users: %w", err)
 	}
+	var taken *store.User // a non-admin called BootstrapUser
 	for _, u := range users {
 		if Role(u.Role) == RoleAdmin {
 			return "", nil
 		}
-	}
-	for _, u := range users {
 		if u.Name == BootstrapUser {
-			s.noAdmin(ctx, Role(u.Role))
-			return "", nil
+			taken = &u
 		}
+	}
+	if taken != nil {
+		s.noAdmin(ctx, Role(taken.Role))
+		return "", nil
 	}
 	path := filepath.Join(dataDir, PasswordFile)
 	pw, reused, err := passwordFile(path, randomString(bootstrapPasswordLen))

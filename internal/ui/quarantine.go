@@ -80,12 +80,12 @@ func (u *UI) quarantineList(w http.ResponseWriter, r *http.Request, v visitor) {
 	now := u.opts.Now()
 	since, err := when.Since(d.Since, now)
 	if err != nil {
-		bad("Since must be " + timeForms + ".")
+		bad("Since must be " + when.SinceForms + ".")
 		return
 	}
 	until, err := when.Since(d.Until, now)
 	if err != nil {
-		bad("Until must be " + timeForms + ".")
+		bad("Until must be " + when.SinceForms + ".")
 		return
 	}
 	// The page checks the choices it offers itself, so a bad link gets a

@@ -19,10 +19,6 @@ import (
 	"breakwater/internal/when"
 )
 
-// timeForms words what Since and Until take, with examples rather than
-// Go's reference date, as the CLI and the API do.
-const timeForms = "a date (2026-03-01), a time (2026-03-01T12:00:00Z) or a duration like 24h or 7d"
-
 // violations lists, per repository, what the firewall objected to, in
 // audit mode as well as quarantine mode.
 func (u *UI) violations(w http.ResponseWriter, r *http.Request, v visitor) {
@@ -62,12 +58,12 @@ func (u *UI) audit(w http.ResponseWriter, r *http.Request, v visitor) {
 	now := u.opts.Now()
 	since, err := when.Since(d.Since, now)
 	if err != nil {
-		bad("Since must be " + timeForms + ".")
+		bad("Since must be " + when.SinceForms + ".")
 		return
 	}
 	until, err := when.Since(d.Until, now)
 	if err != nil {
-		bad("Until must be " + timeForms + ".")
+		bad("Until must be " + when.SinceForms + ".")
 		return
 	}
 	var before int64

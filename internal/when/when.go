@@ -21,6 +21,9 @@ const Max = 100 * 365 * 24 * time.Hour
 // Forms names what Parse takes, for error messages.
 const Forms = "a duration (24h), a number of days (7d), a date (2026-03-01) or a time (2026-03-01T12:00:00Z)"
 
+// SinceForms names what Since takes, for error messages.
+const SinceForms = "a date (2026-03-01), a time (2026-03-01T12:00:00Z) or a duration back from now (24h, 7d) of up to 100 years"
+
 // Parse reads s as a duration or a point in time: when ok, t is zero for
 // a duration only. Callers bound a duration themselves, Max or less.
 func Parse(s string) (d time.Duration, t time.Time, ok bool) {
@@ -59,7 +62,7 @@ func Since(s string, now time.Time) (time.Time, error) {
 	d, t, ok := Parse(s)
 	switch {
 	case !ok || d < 0 || d > Max:
-		return time.Time{}, fmt.Errorf("%q is not a date (2026-03-01), a time (2026-03-01T12:00:00Z) or a duration back from now (24h, 7d) of up to 100 years", s)
+		return time.Time{}, fmt.Errorf("%q is not %s", s, SinceForms)
 	case t.IsZero():
 		return now.Add(-d), nil
 	}
